@@ -1,0 +1,87 @@
+"""Per-worker control groups: cgroup v1 for memory and process limits, v2 for kill-all.
+
+On these machines the v2 hierarchy has no memory or pids controller (``sandbox.md`` §0), so limits
+go through v1 files and the whole-tree kill through the unified group's ``cgroup.kill``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+
+from .layers import CGROUP_UNIFIED, CGROUP_V1, Layers
+
+
+class WorkerCgroups:
+    """The groups of one worker process tree; create, limit, inspect, kill, remove."""
+
+    def __init__(self, layers: Layers, memory_bytes: int, max_pids: int):
+        name = f"autograde-{uuid.uuid4().hex[:12]}"
+        self.paths: dict[str, str] = {}
+        if layers.has("cgroup-memory"):
+            self.paths["memory"] = os.path.join(CGROUP_V1, "memory", name)
+        if layers.has("cgroup-pids"):
+            self.paths["pids"] = os.path.join(CGROUP_V1, "pids", name)
+        if layers.has("kill-tree"):
+            self.paths["unified"] = os.path.join(CGROUP_UNIFIED, name)
+        for path in self.paths.values():
+            os.mkdir(path)
+        if "pids" in self.paths:
+            _write(self.paths["pids"], "pids.max", max_pids)
+        self.set_memory(memory_bytes)
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [os.path.join(p, "cgroup.procs") for p in self.paths.values()]
+
+    def set_memory(self, memory_bytes: int) -> None:
+        """(Re)set the memory budget; raising it always works, lowering may be refused (EBUSY)."""
+        path = self.paths.get("memory")
+        if not path:
+            return
+        with contextlib.suppress(OSError):
+            _write(path, "memory.limit_in_bytes", memory_bytes)
+            # memsw exists only with swap accounting; without swap the plain limit is enough
+            if os.path.exists(os.path.join(path, "memory.memsw.limit_in_bytes")):
+                _write(path, "memory.memsw.limit_in_bytes", memory_bytes)
+
+    def oom_kills(self) -> int:
+        path = self.paths.get("memory")
+        if not path:
+            return 0
+        try:
+            with open(os.path.join(path, "memory.oom_control")) as fh:
+                for line in fh:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def kill_all(self) -> None:
+        path = self.paths.get("unified")
+        if path:
+            with contextlib.suppress(OSError):
+                _write(path, "cgroup.kill", 1)
+
+    def remove(self, wait_s: float = 2.0) -> None:
+        """Remove every group once empty (a killed task takes a moment to leave)."""
+        deadline = time.monotonic() + wait_s
+        for path in self.paths.values():
+            while True:
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        break
+                    self.kill_all()
+                    time.sleep(0.01)
+
+
+def _write(folder: str, name: str, value) -> None:
+    with open(os.path.join(folder, name), "w") as fh:
+        fh.write(str(value))

@@ -1,0 +1,325 @@
+"""The grader's handle on one worker: start it, send probe requests, enforce budgets, restart it.
+
+One worker serves every probe of a submission (the student's modules are imported once). A probe
+that hangs, floods memory or kills the process costs only its own question: the worker is killed
+with its whole process tree and started again, lazily, for the next probe. A module whose import
+killed the worker is remembered, so later probes fail at once instead of dying again.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..worker import protocol
+from . import launch, seccomp
+from .cgroups import WorkerCgroups
+from .layers import Layers, SandboxUnavailable, detect, sandbox_required
+
+MAX_REPLY_BYTES = 256 << 20
+LOG_KEEP_BYTES = 16 << 10
+
+
+@dataclass
+class Reply:
+    """What came back from one probe: a value, the student's exception, or how the worker died."""
+
+    status: str  # "ok" | "error" (exception in student code) | "timeout" | "died" | "oom" | "protocol"
+    value: object = None
+    error: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def describe(self) -> str:
+        """A sentence a student understands, for feedback."""
+        if self.status == "ok":
+            return "ok"
+        if self.status == "error":
+            err = self.error
+            where = f" at {err['where'][-1]}" if err.get("where") else ""
+            if err.get("phase") == "import":
+                return f"importing {err.get('module')} failed: {err['type']}: {err['message']}{where}"
+            return f"raised {err['type']}: {err['message']}{where}"
+        return self.error.get("message", self.status)
+
+
+class OutputTail:
+    """Drains the worker's stdout/stderr, keeping the first and last few KiB (prints never block)."""
+
+    def __init__(self, stream):
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream) -> None:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            if len(self.head) < LOG_KEEP_BYTES:
+                take = LOG_KEEP_BYTES - len(self.head)
+                self.head += chunk[:take]
+                chunk = chunk[take:]
+            self.tail += chunk
+            if len(self.tail) > LOG_KEEP_BYTES:
+                self.dropped += len(self.tail) - LOG_KEEP_BYTES
+                del self.tail[:-LOG_KEEP_BYTES]
+
+    def text(self) -> str:
+        middle = f"\n[... {self.dropped} bytes omitted ...]\n" if self.dropped else ""
+        return (bytes(self.head) + middle.encode() + bytes(self.tail)).decode("utf-8", "replace")
+
+
+class WorkerProcess:
+    """A (possibly sandboxed) worker; ``sandboxed=False`` is the trusted reference worker."""
+
+    def __init__(self, source: str, shims: list[str], limits: launch.Limits | None = None,
+                 sandboxed: bool = True, layers: Layers | None = None):
+        self.source = source
+        self.shims = shims
+        self.limits = limits or launch.Limits()
+        self.sandboxed = sandboxed
+        self.layers = (layers or detect()) if sandboxed else Layers(frozenset())
+        if sandboxed and sandbox_required() and self.layers.missing:
+            raise SandboxUnavailable("AUTOGRADE_REQUIRE_SANDBOX is set but these layers are missing: "
+                                     + "; ".join(self.layers.missing.values()))
+        self.proc: subprocess.Popen | None = None
+        self.cgroups: WorkerCgroups | None = None
+        self.fatal_imports: dict[str, Reply] = {}
+        self.starts = 0
+        self.startup_seconds = 0.0
+        self.logs: list[str] = []
+        self._next_id = 0
+        self._memory_mb = self.limits.memory_mb
+        self._buffer = bytearray()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        started = time.perf_counter()
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        bpf = None
+        try:
+            if self.sandboxed and any(self.layers.has(n) for n in ("cgroup-memory", "cgroup-pids",
+                                                                    "kill-tree")):
+                self.cgroups = WorkerCgroups(self.layers, self.limits.memory_mb << 20, self.limits.max_pids)
+            use_bwrap = self.sandboxed and self.layers.has("bubblewrap")
+            if use_bwrap and self.layers.has("seccomp"):
+                bpf = seccomp.bpf_file()
+            if self.sandboxed:
+                plan = launch.plan(self.layers, self.limits, self.source, req_r, resp_w, self.shims,
+                                   self.cgroups.procs_files if self.cgroups else [],
+                                   bpf.fileno() if bpf else None)
+            else:
+                plan = launch.LaunchPlan(launch.worker_args(req_r, resp_w, self.source, self.shims,
+                                                            launch.WORKER_PACKAGE),
+                                         launch.worker_env(self.limits), self.source)
+            preexec = None
+            if self.sandboxed and not use_bwrap and self.layers.has("seccomp"):
+                preexec = seccomp.load_in_process
+            fds = (req_r, resp_w) + ((bpf.fileno(),) if bpf else ())
+            self.proc = subprocess.Popen(plan.argv, env=plan.env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         pass_fds=fds, process_group=0, preexec_fn=preexec)
+        finally:
+            os.close(req_r)
+            os.close(resp_w)
+            if bpf:
+                bpf.close()
+        self.req_w, self.resp_r = req_w, resp_r
+        os.set_blocking(resp_r, False)
+        self.output = OutputTail(self.proc.stdout)
+        self._buffer.clear()
+        self.starts += 1
+        ready = self._read_until(lambda h: h.get("event") == "ready", time.monotonic() + 60)
+        self.startup_seconds += time.perf_counter() - started
+        if ready is None or isinstance(ready, Reply):
+            reason = ready.describe() if isinstance(ready, Reply) else "no answer"
+            tail = self.output.text()[-2000:]
+            self.kill()
+            raise RuntimeError(f"the worker did not start ({reason}); its output:\n{tail}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """Kill the whole tree: cgroup.kill, then the process group; bwrap's pid namespace dies too."""
+        if self.proc is None:
+            return
+        if self.cgroups:
+            self.cgroups.kill_all()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._cleanup()
+
+    def close(self) -> None:
+        """Ask the worker to exit; kill it if it does not."""
+        if self.proc is None:
+            return
+        try:
+            protocol.write_frame(self.req_w, {"op": "exit"}, None)
+            self.proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+    def _cleanup(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.stdout.close()
+        except OSError:
+            pass
+        self.logs.append(self.output.text())
+        for fd in (self.req_w, self.resp_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.cgroups:
+            self.cgroups.remove()
+            self.cgroups = None
+        self.proc = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- requests ----------------------------------------------------------------------------
+    def request(self, header: dict, value=None, *, time_s: float = 10.0, import_time_s: float = 30.0,
+                memory_mb: int | None = None) -> Reply:
+        """Run one probe within its budgets. Never raises for anything the student's code does."""
+        modules = header.get("modules", {})
+        for name in modules:
+            if name in self.fatal_imports:
+                return self.fatal_imports[name]
+        if not self.alive():
+            self._cleanup()
+            self.start()
+        self._memory_mb = memory_mb or self.limits.memory_mb
+        if self.cgroups:
+            self.cgroups.set_memory(self._memory_mb << 20)
+        oom_before = self.cgroups.oom_kills() if self.cgroups else 0
+        self._next_id += 1
+        rid = self._next_id
+        header = dict(header, id=rid)
+        try:
+            protocol.write_frame(self.req_w, header, value)
+        except OSError:
+            return self._death(oom_before, importing=None, budget=time_s)
+
+        started = time.monotonic()
+        deadline = started + time_s
+        importing: str | None = None
+        while True:
+            frame = self._read_frame(deadline)
+            if frame is None:  # deadline passed
+                self.kill()
+                what = f"importing {importing}" if importing else "running"
+                budget = import_time_s if importing else time_s
+                reply = Reply("timeout", error={"message": f"timed out after {budget:g} s while {what} "
+                                                           "(an infinite loop, or too slow)"},
+                              seconds=time.monotonic() - started)
+                if importing:
+                    self.fatal_imports[importing] = reply
+                return reply
+            if isinstance(frame, Reply):
+                reply = self._death(oom_before, importing, time_s)
+                if importing:
+                    self.fatal_imports[importing] = reply
+                return reply
+            head, val = frame
+            event = head.get("event")
+            if event == "importing":
+                importing = head.get("module")
+                deadline = time.monotonic() + import_time_s
+            elif event == "imported":
+                importing = None
+                deadline = time.monotonic() + time_s
+            elif head.get("id") == rid:
+                if head.get("ok"):
+                    return Reply("ok", value=val, seconds=head.get("seconds", 0.0))
+                return Reply("error", error=head.get("error") or {}, seconds=head.get("seconds", 0.0))
+
+    def _death(self, oom_before: int, importing: str | None, budget: float) -> Reply:
+        proc = self.proc
+        try:
+            code = proc.wait(timeout=5) if proc else None
+        except subprocess.TimeoutExpired:
+            code = None
+        oom = self.cgroups is not None and self.cgroups.oom_kills() > oom_before
+        self.kill()
+        during = f" while importing {importing}" if importing else ""
+        if oom:
+            return Reply("oom", error={"message": f"used more than the memory budget of "
+                                                  f"{self._memory_mb} MB{during}"})
+        return Reply("died", error={"message": _exit_message(code) + during})
+
+    def _read_until(self, predicate, deadline: float):
+        while True:
+            frame = self._read_frame(deadline)
+            if frame is None or isinstance(frame, Reply):
+                return frame
+            if predicate(frame[0]):
+                return frame
+
+    def _read_frame(self, deadline: float):
+        """The next complete frame, ``None`` at the deadline, or a ``Reply`` if the stream broke."""
+        size = protocol.HEADER.size
+        while True:
+            if len(self._buffer) >= size:
+                head_len, payload_len = protocol.HEADER.unpack_from(self._buffer)
+                if head_len > protocol.MAX_HEADER_BYTES or payload_len > MAX_REPLY_BYTES:
+                    return Reply("protocol", error={"message": "the code returned more data than the "
+                                                               f"{MAX_REPLY_BYTES >> 20} MB allowed"})
+                total = size + head_len + payload_len
+                if len(self._buffer) >= total:
+                    head = bytes(self._buffer[size:size + head_len])
+                    payload = bytes(self._buffer[size + head_len:total])
+                    del self._buffer[:total]
+                    try:
+                        return protocol.parse_frame(head, payload)
+                    except protocol.FrameError as exc:
+                        return Reply("protocol", error={"message": f"unreadable reply: {exc}"})
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([self.resp_r], [], [], remaining)
+            if not ready:
+                return None
+            try:
+                chunk = os.read(self.resp_r, 1 << 20)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                return Reply("died")
+            self._buffer += chunk
+
+
+def _exit_message(code: int | None) -> str:
+    if code is None:
+        return "the process stopped answering"
+    signum = -code if code < 0 else code - 128 if code > 128 else None
+    if signum:
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        hints = {"SIGKILL": " (killed: memory or process limit, or it killed itself)",
+                 "SIGXCPU": " (CPU time limit)", "SIGSEGV": " (a crash in native code)"}
+        return f"the process was killed by {name}{hints.get(name, '')}"
+    return f"the code ended the process with exit code {code} (os._exit or a crash)"

@@ -1,0 +1,164 @@
+"""Worker entry point: serve probe requests until told to exit or the pipe closes.
+
+Started as ``python -I -c "...; from agworker.main import main; main()" --req-fd R --resp-fd W
+--source DIR [--shims a,b]`` by :mod:`autograder.session`. Requests and replies are frames
+(:mod:`.protocol`) on two inherited pipe descriptors, so whatever the student prints on
+stdout/stderr can never be mistaken for a reply.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+from . import protocol, scenario, shims
+
+
+class Worker:
+    def __init__(self, source: str, resp_fd: int):
+        self.resp_fd = resp_fd
+        self.workdir = tempfile.mkdtemp(prefix="submission-")
+        shutil.copytree(source, self.workdir, dirs_exist_ok=True, symlinks=False)
+        self.modules: dict[str, object] = {}
+        self.failed_imports: dict[str, dict] = {}
+
+    # -- modules -------------------------------------------------------------------------
+    def load_modules(self, wanted: dict[str, str]) -> dict:
+        """Import each ``name -> relative path`` once; announce imports so hangs are attributed."""
+        loaded = {}
+        for name, rel in wanted.items():
+            if name in self.failed_imports:
+                raise ImportFailure(self.failed_imports[name])
+            if name not in self.modules:
+                self.modules[name] = self._import(name, rel)
+            loaded[name] = self.modules[name]
+        return loaded
+
+    def _import(self, name: str, rel: str):
+        path = os.path.join(self.workdir, rel)
+        folder = os.path.dirname(path)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        os.chdir(folder)  # course scripts assume they run from their own folder ("../data")
+        self.event({"event": "importing", "module": name})
+        try:
+            module = importlib.import_module(os.path.splitext(os.path.basename(rel))[0])
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and friends included
+            info = describe(exc, self.workdir, phase="import", module=name)
+            self.failed_imports[name] = info
+            raise ImportFailure(info) from None
+        self.event({"event": "imported", "module": name})
+        return module
+
+    # -- requests ------------------------------------------------------------------------
+    def event(self, header: dict) -> None:
+        protocol.write_frame(self.resp_fd, header, None)
+
+    def handle(self, header: dict, value) -> None:
+        rid = header.get("id")
+        op = header.get("op")
+        started = time.perf_counter()
+        try:
+            modules = self.load_modules(header.get("modules", {}))
+            seed_everything(header.get("seed", 0))
+            if op == "run":
+                result = scenario.run_scenario(header["scenario"], value, modules)
+            elif op == "numgrad":
+                spec = header["numgrad"]
+                result = scenario.numerical_gradient(header["scenario"], value, modules, spec["output"],
+                                                     spec["upstream"], spec["wrt"], spec["eps"])
+            elif op == "ping":
+                result = {"python": sys.version.split()[0], "uid": os.getuid()}
+            else:
+                raise ValueError(f"unknown op {op!r}")
+            reply = {"id": rid, "ok": True}
+        except ImportFailure as failure:
+            result, reply = None, {"id": rid, "ok": False, "error": failure.info}
+        except BaseException as exc:  # noqa: BLE001 - the student's exception is the observation
+            result, reply = None, {"id": rid, "ok": False, "error": describe(exc, self.workdir, phase="run")}
+        finally:
+            flush_std_streams()
+        reply["seconds"] = time.perf_counter() - started
+        try:
+            protocol.write_frame(self.resp_fd, reply, result)
+        except (TypeError, ValueError) as exc:  # an observation that is not data after all
+            err = {"type": "UnencodableResult", "message": str(exc)[:300], "phase": "run"}
+            protocol.write_frame(self.resp_fd, {"id": rid, "ok": False, "error": err}, None)
+
+
+class ImportFailure(Exception):
+    def __init__(self, info: dict):
+        super().__init__(info.get("message"))
+        self.info = info
+
+
+def describe(exc: BaseException, workdir: str, phase: str, module: str | None = None) -> dict:
+    """An exception as data, with the traceback cut down to frames in the student's files."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(workdir)]
+    where = [f"{os.path.relpath(f.filename, workdir)}:{f.lineno} in {f.name}" for f in frames[-3:]]
+    message = str(exc)
+    if isinstance(exc, SystemExit):
+        message = f"the code called sys.exit({exc.code!r})"
+    elif isinstance(exc, SyntaxError):
+        message = f"{exc.msg} ({os.path.basename(exc.filename or '?')}, line {exc.lineno})"
+    return {"type": type(exc).__name__, "message": message[:400], "phase": phase, "module": module,
+            "where": where}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    try:
+        import numpy as np
+        np.random.seed(seed % (2**32))
+    except ImportError:
+        pass
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a student may have replaced or closed them
+            pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="agworker")
+    parser.add_argument("--req-fd", type=int, required=True)
+    parser.add_argument("--resp-fd", type=int, required=True)
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--shims", default="")
+    args = parser.parse_args(argv)
+
+    # Output floods must not kill the worker (RLIMIT_FSIZE); reading stdin must not steal requests.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    shims.apply([s for s in args.shims.split(",") if s])
+
+    worker = Worker(args.source, args.resp_fd)
+    worker.event({"event": "ready", "pid": os.getpid()})
+    while True:
+        try:
+            header, value = protocol.read_frame_blocking(args.req_fd)
+        except protocol.FrameError:
+            break
+        if header.get("op") == "exit":
+            break
+        worker.handle(header, value)
+    flush_std_streams()
+    os._exit(0)  # skip interpreter teardown: student atexit hooks and threads cannot delay us
+
+
+if __name__ == "__main__":
+    main()

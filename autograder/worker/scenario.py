@@ -1,0 +1,97 @@
+"""Run a probe scenario: a few Python statements that call into a submission, then observations.
+
+A scenario is data written in the rubric, e.g.::
+
+    steps:   ["post = nn.forward(X, params, 'layer1')"]
+    observe: {post: "post", cache: "params['cache_layer1']"}
+
+The grader checks the statements' shape when it loads the rubric (``autograder.rubric.expressions``);
+here they are executed against the student's modules (inside the sandbox) or the reference
+solution's (in the trusted reference worker). Each observation is evaluated on its own, so one
+missing key costs only that observation.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .protocol import ObservedError
+
+SAFE_BUILTINS = {
+    "len": len, "range": range, "list": list, "tuple": tuple, "dict": dict, "float": float,
+    "int": int, "abs": abs, "min": min, "max": max, "sum": sum, "sorted": sorted, "zip": zip,
+    "enumerate": enumerate, "isinstance": isinstance, "None": None, "True": True, "False": False,
+}
+
+
+def _namespace(inputs: dict, modules: dict) -> dict:
+    ns = {"__builtins__": SAFE_BUILTINS, "np": np}
+    ns.update(modules)
+    ns.update(inputs)
+    return ns
+
+
+def run_steps(steps: list[str], inputs: dict, modules: dict) -> dict:
+    """Execute the scenario's statements; exceptions propagate to the caller (the probe fails)."""
+    ns = _namespace(inputs, modules)
+    for i, step in enumerate(steps):
+        exec(compile(step, f"<step {i + 1}>", "exec"), ns)  # noqa: S102 - checked by the rubric loader
+    return ns
+
+
+def observe(ns: dict, observe_exprs: dict[str, str]) -> dict:
+    """Evaluate each observation on its own; a failure becomes an :class:`ObservedError` value."""
+    out = {}
+    for name, expr in observe_exprs.items():
+        try:
+            out[name] = eval(compile(expr, f"<observe {name}>", "eval"), ns)  # noqa: S307
+        except Exception as exc:  # noqa: BLE001 - any student failure is data
+            out[name] = ObservedError(type(exc).__name__, str(exc)[:300])
+    return out
+
+
+def run_scenario(scenario: dict, inputs: dict, modules: dict) -> dict:
+    ns = run_steps(scenario["steps"], inputs, modules)
+    return observe(ns, scenario["observe"])
+
+
+# --------------------------------------------------------------------------------------------
+# numerical gradients (used by the trusted reference worker for gradient checks)
+
+
+def _get_path(tree, path: list):
+    for key in path:
+        tree = tree[key]
+    return tree
+
+
+def numerical_gradient(scenario: dict, inputs: dict, modules: dict, output: str, upstream: str,
+                       wrt: dict[str, list], eps: float) -> dict:
+    """Central differences of ``L = sum(inputs[upstream] * output)`` w.r.t. each path in ``wrt``.
+
+    ``wrt`` maps an observation name to a path into the inputs (``["params", "Wlayer1"]``).
+    """
+    weights = np.asarray(inputs[upstream], dtype=float)
+
+    def loss(current_inputs):
+        ns = run_steps(scenario["steps"], copy.deepcopy(current_inputs), modules)
+        value = eval(compile(output, "<output>", "eval"), ns)  # noqa: S307
+        return float(np.sum(weights * np.asarray(value, dtype=float)))
+
+    grads = {}
+    for name, path in wrt.items():
+        work = copy.deepcopy(inputs)
+        target = _get_path(work, path)
+        grad = np.zeros(target.shape, dtype=float)
+        flat_target, flat_grad = target.reshape(-1), grad.reshape(-1)
+        for i in range(flat_target.size):
+            original = flat_target[i]
+            flat_target[i] = original + eps
+            plus = loss(work)
+            flat_target[i] = original - eps
+            minus = loss(work)
+            flat_target[i] = original
+            flat_grad[i] = (plus - minus) / (2 * eps)
+        grads[name] = grad
+    return grads
