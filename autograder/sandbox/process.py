@@ -32,6 +32,7 @@ class Reply:
     value: object = None
     error: dict = field(default_factory=dict)
     seconds: float = 0.0
+    notes: list = field(default_factory=list)  # e.g. a script that stopped early with an exception
 
     @property
     def ok(self) -> bool:
@@ -48,6 +49,11 @@ class Reply:
                 return f"importing {err.get('module')} failed: {err['type']}: {err['message']}{where}"
             return f"raised {err['type']}: {err['message']}{where}"
         return self.error.get("message", self.status)
+
+    def note_text(self) -> str:
+        """Why observations may be missing: the script raised part-way through."""
+        return "; ".join(f"{n.get('module')} stopped early: {n['type']}: {n['message']}"
+                         + (f" at {n['where'][-1]}" if n.get("where") else "") for n in self.notes)
 
 
 class OutputTail:
@@ -230,7 +236,7 @@ class WorkerProcess:
             if frame is None:  # deadline passed
                 self.kill()
                 what = f"importing {importing}" if importing else "running"
-                budget = import_time_s if importing else time_s
+                budget = max(import_time_s, time_s) if importing else time_s
                 reply = Reply("timeout", error={"message": f"timed out after {budget:g} s while {what} "
                                                            "(an infinite loop, or too slow)"},
                               seconds=time.monotonic() - started)
@@ -246,13 +252,13 @@ class WorkerProcess:
             event = head.get("event")
             if event == "importing":
                 importing = head.get("module")
-                deadline = time.monotonic() + import_time_s
+                deadline = time.monotonic() + max(import_time_s, time_s)
             elif event == "imported":
                 importing = None
                 deadline = time.monotonic() + time_s
             elif head.get("id") == rid:
                 if head.get("ok"):
-                    return Reply("ok", value=val, seconds=head.get("seconds", 0.0))
+                    return Reply("ok", value=val, seconds=head.get("seconds", 0.0), notes=head.get("notes", []))
                 return Reply("error", error=head.get("error") or {}, seconds=head.get("seconds", 0.0))
 
     def _death(self, oom_before: int, importing: str | None, budget: float) -> Reply:

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 
 from . import protocol, scenario, shims
 
@@ -28,20 +29,21 @@ class Worker:
         shutil.copytree(source, self.workdir, dirs_exist_ok=True, symlinks=False)
         self.modules: dict[str, object] = {}
         self.failed_imports: dict[str, dict] = {}
+        self.script_errors: dict[str, dict] = {}
 
     # -- modules -------------------------------------------------------------------------
-    def load_modules(self, wanted: dict[str, str]) -> dict:
-        """Import each ``name -> relative path`` once; announce imports so hangs are attributed."""
+    def load_modules(self, wanted: dict[str, dict]) -> dict:
+        """Load each ``name -> {path, as}`` once; announce loads so hangs are attributed to them."""
         loaded = {}
-        for name, rel in wanted.items():
+        for name, how in wanted.items():
             if name in self.failed_imports:
                 raise ImportFailure(self.failed_imports[name])
             if name not in self.modules:
-                self.modules[name] = self._import(name, rel)
+                self.modules[name] = self._load(name, how["path"], how.get("as", "module"))
             loaded[name] = self.modules[name]
         return loaded
 
-    def _import(self, name: str, rel: str):
+    def _load(self, name: str, rel: str, how: str):
         path = os.path.join(self.workdir, rel)
         folder = os.path.dirname(path)
         if folder not in sys.path:
@@ -49,12 +51,33 @@ class Worker:
         os.chdir(folder)  # course scripts assume they run from their own folder ("../data")
         self.event({"event": "importing", "module": name})
         try:
-            module = importlib.import_module(os.path.splitext(os.path.basename(rel))[0])
+            if how == "script":
+                module = self._run_script(name, path)
+            else:
+                module = importlib.import_module(os.path.splitext(os.path.basename(rel))[0])
         except BaseException as exc:  # noqa: BLE001 - SystemExit and friends included
             info = describe(exc, self.workdir, phase="import", module=name)
             self.failed_imports[name] = info
             raise ImportFailure(info) from None
         self.event({"event": "imported", "module": name})
+        return module
+
+    def _run_script(self, name: str, path: str):
+        """Run a script as ``__main__``; its globals survive a crash part-way (noted on every reply)."""
+        module = types.ModuleType("__main__")
+        module.__file__ = path
+        with open(path, "rb") as fh:
+            code = compile(fh.read(), path, "exec")  # a SyntaxError fails the load itself
+        saved_argv, sys.argv = sys.argv, [path]
+        try:
+            exec(code, module.__dict__)  # noqa: S102 - this is the student's script, in the sandbox
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                self.script_errors[name] = describe(exc, self.workdir, phase="script", module=name)
+        except Exception as exc:  # noqa: BLE001
+            self.script_errors[name] = describe(exc, self.workdir, phase="script", module=name)
+        finally:
+            sys.argv = saved_argv
         return module
 
     # -- requests ------------------------------------------------------------------------
@@ -79,6 +102,9 @@ class Worker:
             else:
                 raise ValueError(f"unknown op {op!r}")
             reply = {"id": rid, "ok": True}
+            notes = [self.script_errors[n] for n in header.get("modules", {}) if n in self.script_errors]
+            if notes:
+                reply["notes"] = notes
         except ImportFailure as failure:
             result, reply = None, {"id": rid, "ok": False, "error": failure.info}
         except BaseException as exc:  # noqa: BLE001 - the student's exception is the observation

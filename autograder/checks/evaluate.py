@@ -1,0 +1,114 @@
+"""``evaluate``: the judge measures what the student's code produced (trained weights, a script's results).
+
+The student's probe runs first (e.g. a training script) and returns observations. An optional
+``then`` stage runs in the *trusted* reference worker with those observations as inputs (e.g. the
+reference forward pass over the student's trained weights), so no number the student's process
+reports is taken on trust. Then each threshold is an expression over everything observed, with
+full credit at ``at_least``/``at_most`` and linear partial credit down to ``zero_at``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..rubric import expr
+from ..rubric.probe import check_expression, check_statement, modules_used
+from ..worker.protocol import ObservedError
+from .base import Outcome, ProbeCheck, ProbeParams, failed_reply, with_notes
+
+
+class Stage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    steps: list[str]
+    observe: dict[str, str]
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, steps):
+        for step in steps:
+            check_statement(step)
+        return steps
+
+
+class Threshold(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: str = Field(description="expression over inputs, student and reference observations")
+    label: str = ""
+    at_least: float | None = None
+    at_most: float | None = None
+    zero_at: float | None = Field(None, description="value earning nothing; linear credit in between")
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        check_expression(self.value)
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError("give exactly one of at_least or at_most")
+        return self
+
+    def credit(self, x: float) -> float:
+        if math.isnan(x):
+            return 0.0
+        good = self.at_least if self.at_least is not None else self.at_most
+        better = (x >= good) if self.at_least is not None else (x <= good)
+        if better:
+            return 1.0
+        if self.zero_at is None or self.zero_at == good:
+            return 0.0
+        return float(min(1.0, max(0.0, (x - self.zero_at) / (good - self.zero_at))))
+
+    def requirement(self) -> str:
+        return f"at least {self.at_least:g}" if self.at_least is not None else f"at most {self.at_most:g}"
+
+
+class Params(ProbeParams):
+    kind: Literal["evaluate"]
+    then: Stage | None = Field(None, description="run on the reference with the observations as inputs")
+    thresholds: dict[str, Threshold] = Field(min_length=1)
+    cases: int = 1
+
+
+class Evaluate(ProbeCheck):
+    Params = Params
+    needs_reference = False
+
+    def reference_request(self, params, case, student, ctx):
+        if params.then is None or not student.ok:
+            return None
+        header = {"op": "run", "scenario": {"steps": params.then.steps, "observe": params.then.observe}}
+        texts = params.then.steps + list(params.then.observe.values())
+        return header, {**case.inputs, **student.value}, modules_used(texts, set(ctx.rubric.files))
+
+    def judge(self, params, case, student, reference, ctx):
+        if not student.ok:
+            return failed_reply(params, case, student)
+        names = {**case.inputs, **student.value}
+        missing = {k: v for k, v in student.value.items() if isinstance(v, ObservedError)}
+        if missing:
+            listed = "; ".join(f"{params.probe.observe[k]} ({v})" for k, v in missing.items())
+            return with_notes(Outcome(0.0, f"{case.label}: could not read {listed}"), student)
+        if params.then is not None:
+            if reference is None or not reference.ok:
+                why = reference.describe() if reference else "no answer"
+                return with_notes(Outcome(0.0, f"{case.label}: the results could not be evaluated ({why})"),
+                                  student)
+            names.update(reference.value)
+        credits, problems = [], []
+        for key, rule in params.thresholds.items():
+            try:
+                x = float(expr.evaluate(rule.value, names))
+            except Exception as exc:  # noqa: BLE001 - odd shapes or types from the student's results
+                credits.append(0.0)
+                problems.append(f"{rule.label or key}: could not be computed ({type(exc).__name__}: {exc})")
+                continue
+            credit = rule.credit(x)
+            credits.append(credit)
+            if credit < 1.0:
+                problems.append(f"{rule.label or key} is {x:.4g}, needs {rule.requirement()}")
+        score = sum(credits) / len(credits)
+        message = f"{case.label}: " + "; ".join(problems) if problems else ""
+        return with_notes(Outcome(score, message), student)
+
+
+KIND = Evaluate()

@@ -1,0 +1,69 @@
+"""``gradient``: analytic gradients from the student's backward pass match central differences.
+
+The numerical gradient is taken by the trusted reference worker through the *reference* forward
+pass, of ``L = sum(upstream * output)``, so a student's wrong forward cannot hide a wrong backward.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..rubric.probe import check_expression, check_statement
+from .base import ProbeCheck, ProbeParams, failed_reply
+from .value import expected_of, judge_observations
+
+
+class Function(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    steps: list[str]
+    output: str
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, steps):
+        for step in steps:
+            check_statement(step)
+        return steps
+
+    @field_validator("output")
+    @classmethod
+    def _output(cls, output):
+        check_expression(output)
+        return output
+
+
+class Params(ProbeParams):
+    kind: Literal["gradient"]
+    function: Function = Field(description="the forward computation differentiated numerically")
+    upstream: str = Field(description="input holding dL/d(output)")
+    wrt: dict[str, str] = Field(description="observation -> input path, e.g. grad_W: params.Wlayer1")
+    eps: float = Field(1e-6, gt=0)
+    rtol: float = 1e-4
+    atol: float = 1e-6
+
+
+class Gradient(ProbeCheck):
+    Params = Params
+
+    def plan(self, params, ctx):
+        cases = super().plan(params, ctx)
+        numgrad = {"op": "numgrad", "scenario": {"steps": params.function.steps, "observe": {}},
+                   "numgrad": {"output": params.function.output, "upstream": params.upstream,
+                               "wrt": {k: v.split(".") for k, v in params.wrt.items()},
+                               "eps": params.eps}}
+        for case in cases:
+            case.reference = numgrad
+        return cases
+
+    def judge(self, params, case, student, reference, ctx):
+        expected = expected_of(reference)
+        if not student.ok:
+            return failed_reply(params, case, student)
+        outcome = judge_observations(params, case, student.value, expected, ctx.visible)
+        if outcome.message:
+            outcome.message += " (compared with central differences of the forward pass)"
+        return outcome
+
+
+KIND = Gradient()

@@ -1,0 +1,271 @@
+"""The grading pipeline: intake, then for every question its checks' probes and judges, then results.
+
+    grade_submission("alice.zip", "specs/cmu-hw5.yaml")   # the one-call API
+
+A :class:`Grader` keeps the rubric and the trusted reference worker alive across submissions (a
+batch pays their start-up once); each submission gets its own sandboxed worker. Nothing a student
+does can stop the loop: every failure is caught and costs only the question it touches.
+"""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .checks import kind_of
+from .checks.base import Case, Outcome
+from .checks.value import ReferenceFailed
+from .intake import IntakeError, Submission, stage
+from .provenance import provenance
+from .rubric.schema import Question, Rubric, load
+from .sandbox.layers import detect
+from .sandbox.process import WorkerProcess
+
+
+@dataclass
+class CheckResult:
+    label: str
+    kind: str
+    weight: float
+    outcomes: list[Outcome]
+
+    @property
+    def fraction(self) -> float:
+        return sum(o.score for o in self.outcomes) / max(len(self.outcomes), 1)
+
+    @property
+    def pending(self) -> bool:
+        return any(o.pending for o in self.outcomes)
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    title: str
+    max_score: float
+    visibility: str
+    extra_credit: bool
+    penalty: bool = False
+    checks: list[CheckResult] = field(default_factory=list)
+    seconds: float = 0.0
+    grader_error: str = ""
+
+    @property
+    def manual(self) -> bool:
+        return bool(self.checks) and all(c.pending for c in self.checks)
+
+    @property
+    def points(self) -> float:
+        """Points this question is worth: a penalty adds none."""
+        return 0.0 if self.penalty else self.max_score
+
+    @property
+    def score(self) -> float:
+        auto = [c for c in self.checks if not c.pending]
+        weight = sum(c.weight for c in self.checks) or 1.0
+        earned = sum(c.weight * c.fraction for c in auto) / weight
+        if self.penalty:
+            lost = sum(c.weight * (1 - c.fraction) for c in auto) / weight
+            return round(-self.max_score * lost, 4)
+        return round(self.max_score * earned, 4)
+
+    @property
+    def auto_max(self) -> float:
+        weight = sum(c.weight for c in self.checks) or 1.0
+        return round(self.points * sum(c.weight for c in self.checks if not c.pending) / weight, 4)
+
+    @property
+    def feedback(self) -> list[str]:
+        """One line per distinct problem; the same failure on several random cases is said once."""
+        lines = [self.grader_error] if self.grader_error else []
+        for c in self.checks:
+            groups: dict[str, list[str]] = {}
+            for o in c.outcomes:
+                if o.message and not o.pending:
+                    label, _, body = o.message.partition(": ") if o.message.startswith("case ") else ("", "", o.message)
+                    groups.setdefault(body, []).append(label)
+            for body, labels in groups.items():
+                where = labels[0] if len(labels) == 1 else f"{len(labels)} cases, e.g. {labels[0]}"
+                lines.append(f"{c.label}: " + (f"{where}: {body}" if where else body))
+        return lines
+
+
+@dataclass
+class GradeReport:
+    rubric: Rubric
+    submission: str
+    questions: list[QuestionResult]
+    provenance: dict
+    intake_problems: list[str] = field(default_factory=list)
+    fatal: str = ""
+
+    @property
+    def score(self) -> float:
+        return round(sum(q.score for q in self.questions), 4)
+
+    @property
+    def auto_max(self) -> float:
+        return round(sum(q.auto_max for q in self.questions if not q.extra_credit), 4)
+
+    @property
+    def pending_points(self) -> float:
+        return round(sum(q.points - q.auto_max for q in self.questions if not q.extra_credit), 4)
+
+    def question(self, qid: str) -> QuestionResult:
+        return next(q for q in self.questions if q.id == qid)
+
+
+class GradingContext:
+    """What a check kind may see while planning and judging: never the reference's files."""
+
+    def __init__(self, rubric: Rubric, submission: Submission, seed: int):
+        self.rubric = rubric
+        self.submission = submission
+        self.seed = seed
+        self.visible = True
+        self.key: tuple[int, int] = (0, 0)
+
+    def rng_for(self, params, case_index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, *self.key, case_index])
+
+
+class Grader:
+    def __init__(self, rubric: Rubric | str | Path, sandboxed: bool = True):
+        self.rubric = rubric if isinstance(rubric, Rubric) else load(rubric)
+        self.sandboxed = sandboxed
+        self.layers = detect() if sandboxed else None
+        self._tmp = tempfile.TemporaryDirectory(prefix="autograde-")
+        reference_dir = self.rubric.path(self.rubric.reference)
+        self.reference = stage(reference_dir, Path(self._tmp.name) / "reference", self.rubric.files,
+                               self.rubric.source.parent)
+        self._reference_worker: WorkerProcess | None = None
+        self._count = 0
+
+    # -- workers -----------------------------------------------------------------------------
+    @property
+    def reference_worker(self) -> WorkerProcess:
+        if self._reference_worker is None:
+            self._reference_worker = WorkerProcess(str(self.reference.root), self.rubric.policy.shims,
+                                                   self.rubric.policy.limits, sandboxed=False)
+        return self._reference_worker
+
+    def close(self) -> None:
+        if self._reference_worker is not None:
+            self._reference_worker.close()
+        self._tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- grading -----------------------------------------------------------------------------
+    def grade(self, source: str | Path, seed: int | None = None) -> GradeReport:
+        started = time.perf_counter()
+        self._count += 1
+        staging = Path(self._tmp.name) / f"submission-{self._count}"
+        try:
+            submission = stage(source, staging, self.rubric.files, self.rubric.source.parent)
+        except IntakeError as exc:
+            return self._unreadable(str(source), str(exc), started)
+        if seed is None:
+            seed = derive_seed(submission.digest, self.rubric.digest)
+        ctx = GradingContext(self.rubric, submission, seed)
+        worker = WorkerProcess(str(submission.root), self.rubric.policy.shims, self.rubric.policy.limits,
+                               sandboxed=self.sandboxed, layers=self.layers)
+        results = []
+        try:
+            for qi, question in enumerate(self.rubric.questions):
+                results.append(self._grade_question(qi, question, ctx, worker))
+        finally:
+            worker.close()
+            student_log = "\n".join(worker.logs)
+            startup = worker.startup_seconds
+            starts = worker.starts
+        prov = provenance(self.rubric, submission.digest, seed, self.layers, sandboxed=self.sandboxed)
+        prov["timing"] = {"total_s": round(time.perf_counter() - started, 4),
+                          "sandbox_startup_s": round(startup, 4), "worker_starts": starts,
+                          "per_question_s": {r.id: round(r.seconds, 4) for r in results}}
+        prov["student_output_tail"] = student_log[-4000:]
+        notes = submission.problems + [f"required file {m} was not found in the submission"
+                                       for m in submission.missing]
+        return GradeReport(self.rubric, str(source), results, prov, notes)
+
+    def _grade_question(self, qi: int, question: Question, ctx: GradingContext,
+                        worker: WorkerProcess) -> QuestionResult:
+        started = time.perf_counter()
+        result = QuestionResult(question.id, question.title, question.points, question.visibility,
+                                question.extra_credit, question.penalty)
+        ctx.visible = question.visibility == "public"
+        budget = self.rubric.policy.budget
+        try:
+            for ci, params in enumerate(question.checks):
+                ctx.key = (qi, ci)
+                kind = kind_of(params)
+                label = params.name or params.kind
+                if not kind.uses_probe:
+                    outcomes = kind.evaluate(params, ctx)
+                else:
+                    outcomes = [self._run_case(kind, params, i, case, ctx, worker, question, budget)
+                                for i, case in enumerate(kind.plan(params, ctx))]
+                result.checks.append(CheckResult(label, params.kind, params.weight, outcomes))
+        except Exception as exc:  # noqa: BLE001 - a grader bug costs one question, never the run
+            result.grader_error = f"internal grader error in {question.id}: {exc!r}"
+            result.checks = [CheckResult("grader error", "error", 1.0, [Outcome(0.0, traceback.format_exc(-2))])]
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _run_case(self, kind, params, index: int, case: Case, ctx, worker, question, budget) -> Outcome:
+        names = params.probe.module_names(set(self.rubric.files))
+        absent = [self.rubric.files[n].path for n in names if n not in ctx.submission.files]
+        if absent:
+            return Outcome(0.0, f"{', '.join(absent)} was not found in the submission")
+        seed = int(ctx.rng_for(params, 10_000 + index).integers(2**31))  # the worker's np.random
+        time_s = question.time_s or budget.time_s
+        memory = question.memory_mb or budget.memory_mb
+        files = self.rubric.files
+        student = worker.request(dict(case.student, modules=ctx.submission.module_paths(names, files),
+                                      seed=seed),
+                                 case.inputs, time_s=time_s, import_time_s=budget.import_time_s,
+                                 memory_mb=memory)
+        reference = None
+        follow_up = kind.reference_request(params, case, student, ctx)
+        if follow_up is not None:
+            header, inputs, ref_names = follow_up
+            reference = self.reference_worker.request(
+                dict(header, modules=self.reference.module_paths(ref_names, files), seed=seed),
+                inputs, time_s=max(time_s * 10, 60), import_time_s=120)
+        try:
+            return kind.judge(params, case, student, reference, ctx)
+        except ReferenceFailed as exc:
+            raise RuntimeError(f"the reference solution failed on {case.label}: {exc}") from None
+
+    def _unreadable(self, source: str, message: str, started: float) -> GradeReport:
+        results = [QuestionResult(q.id, q.title, q.points, q.visibility, q.extra_credit, q.penalty,
+                                  [CheckResult(c.name or c.kind, c.kind, c.weight,
+                                               [Outcome(0.0, message, pending=c.kind == "manual")])
+                                   for c in q.checks])
+                   for q in self.rubric.questions]
+        prov = provenance(self.rubric, None, None, self.layers, sandboxed=self.sandboxed)
+        prov["timing"] = {"total_s": round(time.perf_counter() - started, 4)}
+        return GradeReport(self.rubric, source, results, prov, [message], fatal=message)
+
+
+def derive_seed(submission_digest: str, rubric_digest: str) -> int:
+    """Per-submission inputs: the same submission and rubric always get the same seed (regrades)."""
+    return int(hashlib.sha256(f"{submission_digest}:{rubric_digest}".encode()).hexdigest()[:8], 16)
+
+
+def grade_submission(source: str | Path, spec: str | Path, seed: int | None = None) -> GradeReport:
+    with Grader(spec) as grader:
+        return grader.grade(source, seed=seed)
+
+
+__all__ = ["Grader", "GradeReport", "grade_submission", "__version__"]

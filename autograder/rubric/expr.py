@@ -1,0 +1,86 @@
+"""Small, safe arithmetic for rubric values: ``"sqrt(6 / (n_in + n_out))"``, ``"loss / y.shape[0]"``.
+
+Rubrics are data, but thresholds often depend on randomised sizes. This evaluator walks the AST
+itself (no ``eval``) and knows numbers, names, arithmetic, a few math functions and ``.shape``.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import operator
+
+import numpy as np
+
+def accuracy(probs, onehot) -> float:
+    """Share of rows whose arg-max matches the one-hot label's (labels may also be class indices)."""
+    probs, onehot = np.asarray(probs), np.asarray(onehot)
+    labels = onehot.argmax(axis=1) if onehot.ndim == 2 else onehot.astype(int)
+    return float(np.mean(probs.argmax(axis=1) == labels))
+
+
+def relerr_sum(a, b) -> float:
+    """The handouts' gradient-check metric: sum of |a-b| / max(|a|, |b|), with 0/0 counted as 0."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        return math.inf
+    scale = np.maximum(np.abs(a), np.abs(b))
+    return float(np.sum(np.divide(np.abs(a - b), scale, out=np.zeros_like(scale), where=scale > 0)))
+
+
+def identical(a, b) -> float:
+    """1.0 when two arrays are bit-for-bit equal (a numerical estimate never is), else 0.0."""
+    return float(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
+FUNCTIONS = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "min": min, "max": max,
+             "int": int, "float": float, "log10": math.log10, "mean": lambda a: float(np.mean(a)),
+             "accuracy": accuracy, "relerr_sum": relerr_sum, "identical": identical}
+ATTRIBUTES = {"shape", "size", "ndim"}
+BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+          ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow, ast.Mod: operator.mod}
+UNOPS = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+
+
+class ExprError(ValueError):
+    pass
+
+
+def names_in(text: str) -> set[str]:
+    tree = _parse(text)
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called
+
+
+def _parse(text: str) -> ast.Expression:
+    try:
+        return ast.parse(str(text), mode="eval")
+    except SyntaxError as exc:
+        raise ExprError(f"not an expression: {text!r}") from exc
+
+
+def evaluate(text, names: dict):
+    """Evaluate ``text`` (or return a number unchanged) with ``names`` bound."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return text
+    return _eval(_parse(text).body, names, text)
+
+
+def _eval(node, names, text):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id not in names:
+            raise ExprError(f"unknown name {node.id!r} in {text!r}")
+        return names[node.id]
+    if isinstance(node, ast.BinOp) and type(node.op) in BINOPS:
+        return BINOPS[type(node.op)](_eval(node.left, names, text), _eval(node.right, names, text))
+    if isinstance(node, ast.UnaryOp) and type(node.op) in UNOPS:
+        return UNOPS[type(node.op)](_eval(node.operand, names, text))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS \
+            and not node.keywords:
+        return FUNCTIONS[node.func.id](*(_eval(a, names, text) for a in node.args))
+    if isinstance(node, ast.Attribute) and node.attr in ATTRIBUTES:
+        return getattr(np.asarray(_eval(node.value, names, text)), node.attr)
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        return _eval(node.value, names, text)[node.slice.value]
+    raise ExprError(f"{ast.dump(node)[:40]}... is not allowed in {text!r}")

@@ -1,0 +1,186 @@
+"""Probe scenarios as rubric data: randomised inputs, a few call statements, named observations.
+
+A probe is what the sandbox runs. Its inputs are drawn by the grader from the submission's seed
+(so hard-coded answers fail and a regrade reproduces them), sent to the worker, and the very same
+inputs are given to the reference solution.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Any, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from . import expr
+
+Shape = list[Union[int, str]]
+GENERATOR_KINDS = ("normal", "uniform", "onehot", "simplex", "randint", "value", "dim", "entries",
+                   "distinct_rows", "text")
+
+
+class InputSpec(BaseModel):
+    """One input: exactly one generator kind, plus its modifiers.
+
+    ``normal: [N, D]`` (``scale``, ``shift``), ``uniform: [N]`` (``low``, ``high``),
+    ``onehot: [N, C]``, ``simplex: [N, C]`` (rows of probabilities), ``randint: [N]`` (``low``,
+    ``high``), ``distinct_rows: [N, D]`` (rows that identify their index), ``dim: N`` (an integer),
+    ``value: <literal>``, ``text: <string>``, ``dict: {key: <input>}``.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    normal: Shape | None = None
+    uniform: Shape | None = None
+    onehot: Shape | None = None
+    simplex: Shape | None = None
+    randint: Shape | None = None
+    distinct_rows: Shape | None = None
+    value: Any = None
+    dim: str | int | None = None
+    text: str | None = None
+    entries: dict[str, "InputSpec"] | None = Field(None, alias="dict")
+    scale: float = 1.0
+    shift: float = 0.0
+    low: float = -1.0
+    high: float = 1.0
+    dtype: str = "float64"
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        chosen = [k for k in GENERATOR_KINDS if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            names = ", ".join(k.replace("entries", "dict") for k in GENERATOR_KINDS)
+            raise ValueError(f"give exactly one of {names} (got {chosen or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in GENERATOR_KINDS if getattr(self, k) is not None)
+
+
+class Probe(BaseModel):
+    """What the worker runs: ``dims`` (ranges or expressions), ``inputs``, ``steps``, ``observe``."""
+
+    model_config = ConfigDict(extra="forbid")
+    dims: dict[str, Union[int, list[int], str]] = Field(default_factory=dict)
+    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    steps: list[str]
+    observe: dict[str, str]
+
+    @field_validator("steps")
+    @classmethod
+    def _statements(cls, steps):
+        for step in steps:
+            check_statement(step)
+        return steps
+
+    @field_validator("observe")
+    @classmethod
+    def _observations(cls, observe):
+        for text in observe.values():
+            check_expression(text)
+        return observe
+
+    def module_names(self, known_modules: set[str]) -> list[str]:
+        return modules_used(self.steps + list(self.observe.values()), known_modules)
+
+    def unknown_names(self, known_modules: set[str]) -> set[str]:
+        """Names neither inputs, modules, assigned by an earlier step, nor safe builtins."""
+        from ..worker.scenario import SAFE_BUILTINS
+
+        known = set(self.inputs) | known_modules | set(SAFE_BUILTINS) | {"np"}
+        unknown = set()
+        for step in self.steps:
+            tree = ast.parse(step)
+            loads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            unknown |= loads - known
+            known |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        for text in self.observe.values():
+            unknown |= {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)} - known
+        return unknown
+
+
+def modules_used(texts: list[str], known_modules: set[str]) -> list[str]:
+    """Which of the rubric's files these statements refer to (so the worker loads just those)."""
+    used = set()
+    for text in texts:
+        used |= {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+    return sorted(used & known_modules)
+
+
+ALLOWED_NODES = (ast.Module, ast.Expression, ast.Assign, ast.Expr, ast.Call, ast.Name, ast.Attribute,
+                 ast.Subscript, ast.Constant, ast.Tuple, ast.List, ast.Dict, ast.BinOp, ast.UnaryOp,
+                 ast.keyword, ast.Slice, ast.Load, ast.Store, ast.operator, ast.unaryop)
+
+
+def _check_nodes(tree, text):
+    for node in ast.walk(tree):
+        if not isinstance(node, ALLOWED_NODES):
+            raise ValueError(f"{type(node).__name__} is not allowed in {text!r}")
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise ValueError(f"private attribute {node.attr!r} in {text!r}")
+
+
+def check_statement(text: str) -> None:
+    try:
+        tree = ast.parse(text, mode="exec")
+    except SyntaxError as exc:
+        raise ValueError(f"not a Python statement: {text!r} ({exc.msg})") from None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assign, ast.Expr)):
+        raise ValueError(f"a step is one assignment or call: {text!r}")
+    _check_nodes(tree, text)
+
+
+def check_expression(text: str) -> None:
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"not a Python expression: {text!r} ({exc.msg})") from None
+    _check_nodes(tree, text)
+
+
+# --------------------------------------------------------------------------------------------
+# drawing dims and inputs
+
+
+def draw_dims(spec: dict, rng: np.random.Generator) -> dict[str, int]:
+    dims: dict[str, int] = {}
+    for name, rule in spec.items():
+        if isinstance(rule, list):
+            dims[name] = int(rng.integers(rule[0], rule[1] + 1))
+        else:
+            dims[name] = int(expr.evaluate(rule, dims))
+    return dims
+
+
+def draw_inputs(specs: dict[str, InputSpec], dims: dict, rng: np.random.Generator) -> dict:
+    return {name: draw(spec, dims, rng) for name, spec in specs.items()}
+
+
+def draw(spec: InputSpec, dims: dict, rng: np.random.Generator):
+    kind = spec.kind
+    if kind == "entries":
+        return {k: draw(v, dims, rng) for k, v in spec.entries.items()}
+    if kind == "value":
+        return np.array(spec.value, dtype=spec.dtype) if isinstance(spec.value, list) else spec.value
+    if kind == "text":
+        return spec.text
+    if kind == "dim":
+        return int(expr.evaluate(spec.dim, dims))
+    shape = tuple(int(expr.evaluate(s, dims)) for s in getattr(spec, kind))
+    if kind == "normal":
+        out = rng.normal(spec.shift, spec.scale, size=shape)
+    elif kind == "uniform":
+        out = rng.uniform(spec.low, spec.high, size=shape)
+    elif kind == "randint":
+        return rng.integers(int(spec.low), int(spec.high), size=shape)
+    elif kind == "onehot":
+        n, c = shape
+        out = np.zeros(shape)
+        out[np.arange(n), rng.integers(0, c, size=n)] = 1.0
+    elif kind == "simplex":
+        out = rng.dirichlet(np.ones(shape[-1]), size=shape[:-1])
+    else:  # distinct_rows: row i starts with i, so a shuffled row tells where it came from
+        out = rng.normal(size=shape)
+        out[:, 0] = np.arange(shape[0])
+    return out.astype(spec.dtype)

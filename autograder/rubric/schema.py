@@ -1,0 +1,197 @@
+"""The rubric's typed schema and its loader, which points at the offending YAML key and line.
+
+One YAML file per assignment under ``specs/``. Relative paths in it (reference solution, starter,
+mutants) are relative to the YAML file.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..checks import AnyCheck
+from ..sandbox.launch import Limits
+
+
+class FileSpec(BaseModel):
+    """A file the submission must (or may) contain, found by name anywhere in it."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(description="file name, or a tail of its path such as python/nn.py")
+    required: bool = True
+    run_as: Literal["module", "script"] = Field(
+        "module", description="module: imported; script: run once as __main__, its globals observed")
+    provided: str | None = Field(None, description="a course file (path relative to the rubric) that "
+                                                  "replaces the student's copy")
+
+
+class Budget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    time_s: float = Field(10.0, gt=0, description="wall time of one probe")
+    import_time_s: float = Field(30.0, gt=0, description="wall time to import a student module")
+    memory_mb: int = Field(2048, ge=64)
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    allowed_imports: list[str] = Field(default_factory=list)
+    shims: list[Literal["numpy_aliases", "matplotlib_agg", "skimage_compare_psnr"]] = Field(default_factory=list)
+    budget: Budget = Field(default_factory=Budget)
+    limits: Limits = Field(default_factory=Limits)
+
+
+class Question(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^(Q|P)[0-9A-Za-z.\-]+$")
+    title: str
+    points: float = Field(ge=0)
+    visibility: Literal["public", "hidden"] = "public"
+    extra_credit: bool = False
+    penalty: bool = Field(False, description="points are deducted when the checks fail; adds nothing")
+    time_s: float | None = Field(None, gt=0)
+    memory_mb: int | None = Field(None, ge=64)
+    checks: list[AnyCheck] = Field(min_length=1)
+
+    @property
+    def is_manual(self) -> bool:
+        return all(c.kind == "manual" for c in self.checks)
+
+
+class Rubric(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assignment: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    title: str
+    handout: str = ""
+    stated_total: float | None = Field(None, description="the total printed on the handout")
+    reference: str = Field(description="folder of the reference solution, relative to this file")
+    starter: str | None = Field(None, description="folder of the blank starter code")
+    mutants: str | None = Field(None, description="YAML list of known-wrong variants of the reference")
+    identify: list[str] = Field(default_factory=list, description="file names that mark a submission")
+    files: dict[str, FileSpec]
+    policy: Policy = Field(default_factory=Policy)
+    questions: list[Question]
+
+    # set by the loader
+    source: Path | None = Field(None, exclude=True)
+    digest: str = Field("", exclude=True)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        ids = [q.id for q in self.questions]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate question ids: {dupes}")
+        modules = set(self.files)
+        for q in self.questions:
+            for check in q.checks:
+                probe = getattr(check, "probe", None)
+                unknown = probe.unknown_names(modules) if probe else set()
+                if unknown:
+                    raise ValueError(f"{q.id}: names {sorted(unknown)} are neither inputs, files nor "
+                                     "results of earlier steps")
+        return self
+
+    # -- derived ------------------------------------------------------------------------------
+    def path(self, rel: str | None) -> Path | None:
+        return None if rel is None else (self.source.parent / rel).resolve()
+
+    @property
+    def total_points(self) -> float:
+        return sum(q.points for q in self.questions if not (q.extra_credit or q.penalty))
+
+    @property
+    def extra_points(self) -> float:
+        return sum(q.points for q in self.questions if q.extra_credit and not q.penalty)
+
+    def question(self, qid: str) -> Question:
+        return next(q for q in self.questions if q.id == qid)
+
+
+class RubricError(ValueError):
+    """A rubric that does not validate; the message names the file, key path and line."""
+
+
+def load(path: str | Path) -> Rubric:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise RubricError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        raise RubricError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise RubricError(f"{path}: a rubric is a YAML mapping")
+    try:
+        rubric = Rubric.model_validate(data)
+    except ValidationError as exc:
+        raise RubricError(_explain(path, exc, data, root)) from None
+    rubric.source = path.resolve()
+    rubric.digest = hashlib.sha256(text.encode()).hexdigest()
+    return rubric
+
+
+def _explain(path: Path, exc: ValidationError, data, root) -> str:
+    lines = [f"{path}: {exc.error_count()} problem(s)"]
+    for err in exc.errors()[:20]:
+        loc = _without_union_tags(err["loc"])
+        lines.append(f"  {_dotted(loc, data)} (line {_line_of(root, loc)}): {err['msg']}")
+    return "\n".join(lines)
+
+
+def _without_union_tags(loc) -> list:
+    """Pydantic puts the discriminator (``checks.0.value.rtol``) and validator names in ``loc``."""
+    kinds = _check_kinds()
+    out = []
+    for part in loc:
+        after_check = len(out) >= 2 and out[-2] == "checks" and isinstance(out[-1], int)
+        if (after_check and part in kinds) or (isinstance(part, str) and part.startswith("function-")):
+            continue
+        out.append(part)
+    return out
+
+
+def _check_kinds() -> set[str]:
+    from ..checks import REGISTRY
+    return set(REGISTRY)
+
+
+def _dotted(loc, data) -> str:
+    """``questions[3] (Q2.2.2).checks[0].rtol``: the path a human can find."""
+    out, node = "", data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and "id" in node:
+                out += f" ({node['id']})"
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "(top level)"
+
+
+def _line_of(node, loc) -> int:
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if k.value == part]
+            if not match:
+                break
+            node = match[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def find_specs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.yaml") if re.match(r"^[a-z0-9\-]+\.yaml$", p.name))
