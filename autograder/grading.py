@@ -28,6 +28,9 @@ from .sandbox.layers import detect
 from .sandbox.process import WorkerProcess
 
 
+MAX_MESSAGES_PER_CHECK = 2
+
+
 @dataclass
 class CheckResult:
     label: str
@@ -90,9 +93,12 @@ class QuestionResult:
                 if o.message and not o.pending:
                     label, _, body = o.message.partition(": ") if o.message.startswith("case ") else ("", "", o.message)
                     groups.setdefault(body, []).append(label)
-            for body, labels in groups.items():
+            for body, labels in list(groups.items())[:MAX_MESSAGES_PER_CHECK]:
                 where = labels[0] if len(labels) == 1 else f"{len(labels)} cases, e.g. {labels[0]}"
                 lines.append(f"{c.label}: " + (f"{where}: {body}" if where else body))
+            hidden = sum(len(v) for v in list(groups.values())[MAX_MESSAGES_PER_CHECK:])
+            if hidden:
+                lines.append(f"{c.label}: {hidden} more failing case(s) like these")
         return lines
 
 
@@ -213,8 +219,7 @@ class Grader:
                 if not kind.uses_probe:
                     outcomes = kind.evaluate(params, ctx)
                 else:
-                    outcomes = [self._run_case(kind, params, i, case, ctx, worker, question, budget)
-                                for i, case in enumerate(kind.plan(params, ctx))]
+                    outcomes = self._run_cases(kind, params, ctx, worker, question, budget)
                 result.checks.append(CheckResult(label, params.kind, params.weight, outcomes))
         except Exception as exc:  # noqa: BLE001 - a grader bug costs one question, never the run
             result.grader_error = f"internal grader error in {question.id}: {exc!r}"
@@ -222,11 +227,26 @@ class Grader:
         result.seconds = time.perf_counter() - started
         return result
 
-    def _run_case(self, kind, params, index: int, case: Case, ctx, worker, question, budget) -> Outcome:
+    def _run_cases(self, kind, params, ctx, worker, question, budget) -> list[Outcome]:
+        """Every case of one check; after a time-out the rest fail at once instead of waiting again."""
+        outcomes: list[Outcome] = []
+        timed_out: str | None = None
+        for i, case in enumerate(kind.plan(params, ctx)):
+            if timed_out:
+                outcomes.append(Outcome(0.0, f"{case.label}: not run, {timed_out}"))
+                continue
+            outcome, status = self._run_case(kind, params, i, case, ctx, worker, question, budget)
+            if status == "timeout":
+                timed_out = f"{case.label.split(' (')[0]} timed out"
+            outcomes.append(outcome)
+        return outcomes
+
+    def _run_case(self, kind, params, index: int, case: Case, ctx, worker, question,
+                  budget) -> tuple[Outcome, str]:
         names = params.probe.module_names(set(self.rubric.files))
         absent = [self.rubric.files[n].path for n in names if n not in ctx.submission.files]
         if absent:
-            return Outcome(0.0, f"{', '.join(absent)} was not found in the submission")
+            return Outcome(0.0, f"{', '.join(absent)} was not found in the submission"), "missing"
         seed = int(ctx.rng_for(params, 10_000 + index).integers(2**31))  # the worker's np.random
         time_s = question.time_s or budget.time_s
         memory = question.memory_mb or budget.memory_mb
@@ -243,7 +263,7 @@ class Grader:
                 dict(header, modules=self.reference.module_paths(ref_names, files), seed=seed),
                 inputs, time_s=max(time_s * 10, 60), import_time_s=120)
         try:
-            return kind.judge(params, case, student, reference, ctx)
+            return kind.judge(params, case, student, reference, ctx), student.status
         except ReferenceFailed as exc:
             raise RuntimeError(f"the reference solution failed on {case.label}: {exc}") from None
 

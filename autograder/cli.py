@@ -1,0 +1,157 @@
+"""Command line: ``autograde SUBMISSION``, ``autograde validate SPEC``, ``autograde demo``, ``autograde layers``.
+
+    autograde alice.zip --spec specs/cmu-hw5.yaml --out reports/alice
+    autograde validate specs/cmu-hw5.yaml --full
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+
+from . import __version__
+from .intake import IntakeError, find, stage
+from .rubric.schema import RubricError, find_specs, load
+from .sandbox.layers import SandboxUnavailable, detect
+
+COMMANDS = ("validate", "demo", "layers")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_specs_dir() -> Path:
+    env = os.environ.get("AUTOGRADE_SPECS")
+    if env:
+        return Path(env)
+    for candidate in (Path.cwd() / "specs", REPO_ROOT / "specs"):
+        if candidate.is_dir():
+            return candidate
+    return Path.cwd() / "specs"
+
+
+def identify_spec(submission: Path, specs_dir: Path) -> Path:
+    """The one spec whose ``identify`` files the submission has most of; ambiguity is an error."""
+    specs = [load(p) for p in find_specs(specs_dir)]
+    if not specs:
+        raise RubricError(f"no rubrics in {specs_dir}; pass --spec")
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = stage(submission, Path(tmp) / "s", {})
+        scores = {s.source: sum(find(staged.root, name) is not None for name in s.identify) for s in specs}
+    best = max(scores.values())
+    winners = [p for p, n in scores.items() if n == best]
+    if best == 0 or len(winners) > 1:
+        names = ", ".join(p.name for p in (winners if best else scores))
+        raise RubricError(f"cannot tell which assignment {submission.name} is ({names}); pass --spec")
+    return winners[0]
+
+
+def grade_command(args, console: Console) -> int:
+    from .grading import Grader
+    from .report.terminal import print_report
+    from .report.writers import write_reports
+
+    submission = Path(args.submission)
+    spec = Path(args.spec) if args.spec else identify_spec(submission, Path(args.specs_dir))
+    out = Path(args.out) if args.out else Path("reports") / _stem(submission)
+    with Grader(spec, sandboxed=not args.no_sandbox) as grader:
+        report = grader.grade(submission, seed=args.seed)
+    paths = write_reports(report, out)
+    print_report(report, console, show_manual=args.show_manual)
+    console.print(f"reports: {paths['results']}, {paths['report']}")
+    return 0
+
+
+def _stem(path: Path) -> str:
+    return path.name[:-4] if path.name.endswith(".zip") else path.name
+
+
+def validate_command(args, console: Console) -> int:
+    from .validation import validate
+
+    status = 0
+    for spec in args.specs:
+        result = validate(spec, full=args.full)
+        for f in result.findings:
+            mark = "[green]ok[/green]  " if f.ok else "[red]FAIL[/red]"
+            console.print(f"{mark} {Path(spec).name}: {f.subject}" + (f"\n      {f.detail}" if f.detail else ""))
+        status |= 0 if result.ok else 1
+    return status
+
+
+def demo_command(args, console: Console) -> int:
+    """Grade the bundled sample submissions of every rubric (what the README's first line runs)."""
+    from .grading import Grader
+    from .report.terminal import print_report
+    from .report.writers import write_reports
+
+    samples_root = REPO_ROOT / "fixtures" / "submissions"
+    out_root = Path(args.out or "reports/demo")
+    for spec_path in find_specs(Path(args.specs_dir)):
+        rubric = load(spec_path)
+        folder = samples_root / rubric.assignment
+        samples = sorted(p for p in folder.iterdir() if p.is_dir() or p.suffix == ".zip") if folder.is_dir() else []
+        if not samples:
+            continue
+        with Grader(rubric) as grader:
+            for sample in samples:
+                report = grader.grade(sample)
+                write_reports(report, out_root / rubric.assignment / _stem(sample))
+                print_report(report, console)
+                console.print()
+    console.print(f"reports written under {out_root}/")
+    return 0
+
+
+def layers_command(args, console: Console) -> int:
+    layers = detect()
+    for name in sorted(layers.available):
+        console.print(f"[green]active[/green]  {name}")
+    for name, why in layers.missing.items():
+        console.print(f"[yellow]missing[/yellow] {name}: {why}")
+    return 0
+
+
+def build_parser(command: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autograde", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"autograde {__version__}")
+    parser.add_argument("--specs-dir", default=str(default_specs_dir()), help="where rubrics live")
+    if command == "validate":
+        parser.add_argument("command")
+        parser.add_argument("specs", nargs="+", help="rubric YAML files")
+        parser.add_argument("--full", action="store_true",
+                            help="also grade the reference (full marks), the starter (zero) and the mutants")
+    elif command == "demo":
+        parser.add_argument("command")
+        parser.add_argument("--out", help="report folder (default reports/demo)")
+    elif command == "layers":
+        parser.add_argument("command")
+    else:
+        parser.add_argument("submission", help="a .zip or a folder")
+        parser.add_argument("--spec", help="rubric YAML (default: identified from the submission's files)")
+        parser.add_argument("--out", help="report folder (default reports/<submission name>)")
+        parser.add_argument("--seed", type=int, help="input seed (default: derived from the submission)")
+        parser.add_argument("--no-sandbox", action="store_true",
+                            help="run student code without isolation (trusted code only)")
+        parser.add_argument("--show-manual", action="store_true", help="list TA-graded questions too")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    command = command if command in COMMANDS else None
+    args = build_parser(command).parse_args(argv)
+    console = Console()
+    handlers = {"validate": validate_command, "demo": demo_command, "layers": layers_command}
+    try:
+        return handlers.get(command, grade_command)(args, console)
+    except (RubricError, IntakeError, SandboxUnavailable) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Turning a :class:`~autograder.grading.GradeReport` into files and terminal output."""

@@ -1,0 +1,99 @@
+"""Write a grade: Gradescope's ``results.json``, a readable ``report.md``, and ``provenance.json``.
+
+``results.json`` follows Gradescope's autograder specification, so it can be uploaded as is:
+top-level ``score``/``execution_time``/``output``/``tests``, each test with ``name``, ``number``
+(the question id), ``score``, ``max_score``, ``output`` and ``visibility``. Manual questions are not
+tests there (a TA grades them in Gradescope); they are listed under ``extra_data.manual``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..grading import GradeReport, QuestionResult
+
+VISIBILITY = {"public": "visible", "hidden": "after_published"}
+
+
+def _fmt(x: float) -> str:
+    text = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def results_json(report: GradeReport) -> dict:
+    tests = []
+    for q in report.questions:
+        if q.manual:
+            continue
+        test = {"name": f"{q.id} {q.title}", "number": q.id, "score": q.score, "max_score": q.auto_max,
+                "output": "\n".join(q.feedback) or "All checks passed.",
+                "visibility": VISIBILITY[q.visibility], "tags": _tags(q)}
+        tests.append(test)
+    manual = [{"number": q.id, "name": q.title, "max_score": q.points, "extra_credit": q.extra_credit}
+              for q in report.questions if q.manual]
+    return {
+        "score": report.score,
+        "execution_time": report.provenance.get("timing", {}).get("total_s"),
+        "output": summary_line(report) + ("\n" + "\n".join(report.intake_problems) if report.intake_problems else ""),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {"manual": manual, "provenance": report.provenance},
+    }
+
+
+def _tags(q: QuestionResult) -> list[str]:
+    return sorted({c.kind for c in q.checks} | ({"extra-credit"} if q.extra_credit else set())
+                  | ({"penalty"} if q.penalty else set()))
+
+
+def summary_line(report: GradeReport) -> str:
+    r = report.rubric
+    return (f"{r.assignment}: {_fmt(report.score)} / {_fmt(report.auto_max)} auto-graded points; "
+            f"{_fmt(report.pending_points)} points graded by a TA; handout total {_fmt(r.total_points)}"
+            + (f" + {_fmt(r.extra_points)} extra credit" if r.extra_points else ""))
+
+
+def report_markdown(report: GradeReport) -> str:
+    r, p = report.rubric, report.provenance
+    lines = [f"# {r.title}", "", f"Submission: `{report.submission}`  ", summary_line(report), ""]
+    if report.intake_problems:
+        lines += ["## About the submission", ""] + [f"* {m}" for m in report.intake_problems] + [""]
+    lines += ["## Questions", "", "| question | score | time | result |", "|---|---:|---:|---|"]
+    for q in report.questions:
+        if q.manual:
+            result = "graded by a TA"
+            score = f"– / {_fmt(q.points)}"
+        else:
+            result = "passed" if not q.feedback else "see below"
+            score = f"{_fmt(q.score)} / {_fmt(q.auto_max)}"
+        flags = " (extra credit)" if q.extra_credit else " (deduction)" if q.penalty else ""
+        lines.append(f"| {q.id} {q.title}{flags} | {score} | {q.seconds:.2f} s | {result} |")
+    lines += ["", "## Feedback", ""]
+    for q in report.questions:
+        if q.manual or not q.feedback:
+            continue
+        lines += [f"### {q.id} {q.title} ({_fmt(q.score)} / {_fmt(q.auto_max)})", ""]
+        lines += [f"* {msg}" for msg in q.feedback] + [""]
+    sandbox = p.get("sandbox", {})
+    lines += ["## Provenance", "",
+              f"* grader {p.get('grader_version')}, rubric `{p['rubric']['file']}` sha256 `{p['rubric']['sha256'][:16]}`",
+              f"* submission sha256 `{(p.get('submission_sha256') or '-')[:16]}`, seed `{p.get('seed')}`",
+              f"* Python {p.get('python')}; " + ", ".join(f"{k} {v}" for k, v in p.get("libraries", {}).items()),
+              f"* sandbox layers active: {', '.join(sandbox.get('active', [])) or 'none'}"]
+    for name, why in sandbox.get("missing", {}).items():
+        lines.append(f"* **missing layer {name}**: {why}")
+    timing = p.get("timing", {})
+    if timing:
+        lines.append(f"* wall time {timing.get('total_s')} s, of which sandbox start-up "
+                     f"{timing.get('sandbox_startup_s', 0)} s ({timing.get('worker_starts', 0)} worker starts)")
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(report: GradeReport, out: Path) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"results": out / "results.json", "report": out / "report.md", "provenance": out / "provenance.json"}
+    paths["results"].write_text(json.dumps(results_json(report), indent=2))
+    paths["report"].write_text(report_markdown(report))
+    paths["provenance"].write_text(json.dumps(report.provenance, indent=2))
+    return paths
