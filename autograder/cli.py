@@ -54,6 +54,8 @@ def grade_command(args, console: Console) -> int:
     from .report.writers import write_reports
 
     submission = Path(args.submission)
+    if not submission.exists():
+        raise IntakeError(f"{submission}: no such file or folder")
     spec = Path(args.spec) if args.spec else identify_spec(submission, Path(args.specs_dir))
     out = Path(args.out) if args.out else Path("reports") / _stem(submission)
     with Grader(spec, sandboxed=not args.no_sandbox) as grader:
@@ -87,7 +89,7 @@ def demo_command(args, console: Console) -> int:
     from .report.terminal import print_report
     from .report.writers import write_reports
 
-    samples_root = REPO_ROOT / "fixtures" / "submissions"
+    samples_root = Path(args.specs_dir).resolve().parent / "fixtures" / "submissions"
     out_root = Path(args.out or "reports/demo")
     for spec_path in find_specs(Path(args.specs_dir)):
         rubric = load(spec_path)

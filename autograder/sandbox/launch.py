@@ -73,9 +73,10 @@ def interpreter_dirs() -> list[str]:
     return dirs
 
 
-def worker_args(req_fd: int, resp_fd: int, source: str, shims: list[str], package: str) -> list[str]:
+def worker_args(req_fd: int, resp_fd: int, source: str, shims: list[str], package: str,
+                reap: bool = False) -> list[str]:
     return [sys.executable, "-I", "-c", BOOT.format(pkg=package), "--req-fd", str(req_fd),
-            "--resp-fd", str(resp_fd), "--source", source, "--shims", ",".join(shims)]
+            "--resp-fd", str(resp_fd), "--source", source, "--shims", ",".join(shims)] + (["--reap"] if reap else [])
 
 
 def plan(layers: Layers, limits: Limits, source: str, req_fd: int, resp_fd: int, shims: list[str],
@@ -114,7 +115,8 @@ def plan(layers: Layers, limits: Limits, source: str, req_fd: int, resp_fd: int,
     if as_root:
         argv += ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
                  "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--"]
-    argv += worker_args(req_fd, resp_fd, SUBMISSION_MOUNT, shims, f"{WORKER_MOUNT}/agworker")
+    # a private pid namespace (--unshare-pid above) makes reaping strays after each probe safe
+    argv += worker_args(req_fd, resp_fd, SUBMISSION_MOUNT, shims, f"{WORKER_MOUNT}/agworker", reap=True)
     return LaunchPlan(_wrap(argv, layers, limits, cgroup_procs), env, SUBMISSION_MOUNT)
 
 

@@ -150,6 +150,27 @@ def seed_everything(seed: int) -> None:
         torch.manual_seed(seed)
 
 
+def reap_strays() -> None:
+    """Kill processes a probe left behind (they would eat the next probe's pid budget).
+
+    ``kill(-1)`` reaches every process this uid may signal except ourselves; inside the sandbox's
+    pid namespace those are exactly the student's leftovers (bwrap's init runs as root and is spared).
+    """
+    if os.getuid() == 0:
+        return  # never as root: outside a namespace that would be the whole machine
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass  # ESRCH: nothing left over
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+
+
 def flush_std_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -164,6 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resp-fd", type=int, required=True)
     parser.add_argument("--source", required=True)
     parser.add_argument("--shims", default="")
+    parser.add_argument("--reap", action="store_true",
+                        help="after each request kill every other process we may signal: only ever "
+                             "passed inside a private pid namespace, where that means our own strays")
     args = parser.parse_args(argv)
 
     # Output floods must not kill the worker (RLIMIT_FSIZE); reading stdin must not steal requests.
@@ -182,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
         if header.get("op") == "exit":
             break
         worker.handle(header, value)
+        if args.reap:
+            reap_strays()
     flush_std_streams()
     os._exit(0)  # skip interpreter teardown: student atexit hooks and threads cannot delay us
 

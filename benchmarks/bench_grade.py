@@ -1,0 +1,72 @@
+"""Time to grade one submission's function checks end to end, and the sandbox's share of it.
+
+    python benchmarks/bench_grade.py [--repeat 10]
+
+Prints, for the reference solution and the bundled samples of handout 004: the median wall time
+per submission (warm grader: rubric loaded, reference worker running), the sandbox start-up time,
+and the same grade without the sandbox for comparison. Targets: < 0.5 s per submission
+(Otter-Grader ~6 s, nbgrader ~1.1 s for a comparable 5-test notebook; anchors.md §4).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from autograder.grading import Grader
+from autograder.rubric.schema import load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def function_checks_only(rubric):
+    """The rubric without checks that run a whole script (run_q2.py trains a network for real)."""
+    scripts = {name for name, f in rubric.files.items() if f.run_as == "script"}
+    slim = rubric.model_copy(deep=True)
+    for q in slim.questions:
+        q.checks = [c for c in q.checks
+                    if not (hasattr(c, "probe") and set(c.probe.module_names(set(rubric.files))) & scripts)]
+    slim.questions = [q for q in slim.questions if q.checks]
+    slim.source, slim.digest = rubric.source, rubric.digest
+    return slim
+
+
+def bench(spec: Path, submissions: list[Path], repeat: int, sandboxed: bool, functions_only: bool) -> None:
+    rubric = load(spec)
+    if functions_only:
+        rubric = function_checks_only(rubric)
+    with Grader(rubric, sandboxed=sandboxed) as grader:
+        grader.grade(submissions[0])  # warm the reference worker, as in a batch
+        for sub in submissions:
+            walls, startups, per_q = [], [], {}
+            for _ in range(repeat):
+                t = time.perf_counter()
+                report = grader.grade(sub)
+                walls.append(time.perf_counter() - t)
+                startups.append(report.provenance["timing"].get("sandbox_startup_s", 0.0))
+                for qid, s in report.provenance["timing"]["per_question_s"].items():
+                    per_q.setdefault(qid, []).append(s)
+            wall, start = statistics.median(walls), statistics.median(startups)
+            label = ("sandboxed  " if sandboxed else "no sandbox ") + ("functions" if functions_only else "all      ")
+            print(f"{label} {sub.name:10s} median {wall:.3f} s per submission "
+                  f"(min {min(walls):.3f}, max {max(walls):.3f}); worker start-up {start:.3f} s "
+                  f"= {100 * start / wall:.0f}% ; score {report.score:g}/{report.auto_max:g}")
+            slowest = sorted(((statistics.median(v), k) for k, v in per_q.items()), reverse=True)[:3]
+            print("             slowest questions: " + ", ".join(f"{k} {s:.3f} s" for s, k in slowest))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args()
+    spec = ROOT / "specs" / "cmu-hw5.yaml"
+    samples = ROOT / "fixtures" / "submissions" / "cmu-hw5"
+    subs = [ROOT / "solution" / "cmu-hw5", samples / "alice", samples / "bob.zip"]
+    for functions_only in (True, False):
+        for sandboxed in (True, False):
+            bench(spec, subs, args.repeat, sandboxed, functions_only)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Each isolation layer, tested directly on a worker (sandbox.md §4's regression list)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import textwrap
+
+import numpy as np
+import pytest
+
+from autograder.sandbox.launch import Limits
+from autograder.sandbox.layers import detect
+from autograder.sandbox.process import WorkerProcess
+from conftest import requires_sandbox
+
+PROBES = textwrap.dedent('''
+    import os, socket, subprocess, time
+
+    def identity():
+        status = open("/proc/self/status").read()
+        caps = [l.split()[1] for l in status.splitlines() if l.startswith("CapEff")][0]
+        return {"uid": os.getuid(), "caps": caps, "root": sorted(os.listdir("/")),
+                "no_new_privs": [l.split()[1] for l in status.splitlines() if l.startswith("NoNewPrivs")][0]}
+
+    def read(path):
+        try:
+            return open(path).read()[:100]
+        except OSError as exc:
+            return type(exc).__name__
+
+    def inet_socket():
+        try:
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            return "created"
+        except OSError as exc:
+            return exc.errno
+
+    def unix_socket():
+        a, b = socket.socketpair()
+        a.sendall(b"ok")
+        return b.recv(2).decode()
+
+    def new_user_namespace():
+        return subprocess.run(["unshare", "--user", "--map-root-user", "id", "-u"],
+                              capture_output=True, text=True).returncode
+
+    def fork_bomb():
+        n = 0
+        try:
+            while True:
+                if os.fork() == 0:
+                    time.sleep(60)
+                    os._exit(0)
+                n += 1
+        except OSError:
+            return n
+
+    def busy():
+        while True:
+            pass
+
+    def escape_then_hang():
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                import signal
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                time.sleep(600)
+            os._exit(0)
+        while True:
+            time.sleep(1)
+
+    def fill_tmp(mb):
+        with open("/tmp/fill", "wb") as fh:
+            for _ in range(mb):
+                try:
+                    fh.write(b"x" * (1 << 20))
+                except OSError as exc:
+                    return exc.errno
+        return "wrote everything"
+''')
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("probe")
+    (folder / "probe.py").write_text(PROBES)
+    os.chmod(folder, 0o755)
+    os.chmod(folder / "probe.py", 0o644)
+    w = WorkerProcess(str(folder), [], Limits(max_pids=48, scratch_mb=32))
+    yield w
+    w.close()
+
+
+def call(worker, expr, time_s=10.0, memory_mb=None):
+    header = {"op": "run", "modules": {"probe": {"path": "probe.py"}},
+              "scenario": {"steps": [f"out = {expr}"], "observe": {"out": "out"}}}
+    return worker.request(header, {}, time_s=time_s, memory_mb=memory_mb)
+
+
+pytestmark = requires_sandbox
+
+
+def test_runs_as_nobody_without_capabilities(worker):
+    out = call(worker, "probe.identity()").value["out"]
+    assert out["uid"] == 65534 and int(out["caps"], 16) == 0 and out["no_new_privs"] == "1"
+    assert "work" not in out["root"] and "home" not in out["root"]
+
+
+def test_host_files_are_invisible_or_unreadable(worker, tmp_path):
+    secret = tmp_path / "answers.txt"
+    secret.write_text("42")
+    os.chmod(secret, 0o600)
+    assert call(worker, f"probe.read({str(secret)!r})").value["out"] == "FileNotFoundError"
+    assert call(worker, "probe.read('/etc/shadow')").value["out"] in ("FileNotFoundError", "PermissionError")
+
+
+def test_no_network_sockets_but_unix_ones_work(worker):
+    assert call(worker, "probe.inet_socket()").value["out"] == 1  # EPERM from seccomp
+    assert call(worker, "probe.unix_socket()").value["out"] == "ok"
+
+
+def test_no_new_user_namespaces(worker):
+    assert call(worker, "probe.new_user_namespace()").value["out"] != 0
+
+
+def test_memory_limit_kills_and_is_reported(worker, tmp_path):
+    (tmp_path / "hog.py")  # a 1 GB touch under a 128 MB budget
+    reply = call(worker, "np.ones(1024**3 // 8).sum()", memory_mb=128)
+    assert reply.status == "oom" and "128 MB" in reply.describe()
+    assert call(worker, "probe.unix_socket()").ok  # the worker comes back for the next probe
+
+
+def test_fork_bomb_is_capped(worker):
+    reply = call(worker, "probe.fork_bomb()", time_s=20)
+    assert reply.ok and reply.value["out"] < 48
+
+
+def test_strays_of_one_probe_do_not_eat_the_next_probes_budget(worker):
+    assert call(worker, "probe.fork_bomb()", time_s=20).ok
+    assert call(worker, "probe.fork_bomb()", time_s=20).value["out"] > 40
+
+
+def test_busy_loop_and_escaped_grandchild_are_killed(worker):
+    assert call(worker, "probe.unix_socket()").ok
+    before = worker.starts
+    reply = call(worker, "probe.escape_then_hang()", time_s=1.5)
+    assert reply.status == "timeout" and "1.5 s" in reply.describe()
+    left = subprocess.run(["pgrep", "-u", "65534", "-f", "agworker"], capture_output=True, text=True).stdout
+    assert left.strip() == ""
+    assert call(worker, "probe.unix_socket()").ok and worker.starts == before + 1
+
+
+def test_private_tmp_is_size_limited(worker):
+    import errno
+
+    assert call(worker, "probe.fill_tmp(64)").value["out"] == errno.ENOSPC
+
+
+def test_cgroups_are_removed_after_close(tmp_path):
+    (tmp_path / "m.py").write_text("x = 1\n")
+    os.chmod(tmp_path, 0o755)
+    w = WorkerProcess(str(tmp_path), [])
+    reply = w.request({"op": "run", "modules": {"m": {"path": "m.py"}},
+                       "scenario": {"steps": [], "observe": {"x": "m.x"}}}, {})
+    paths = list(w.cgroups.paths.values())
+    w.close()
+    assert reply.value == {"x": 1}
+    assert paths and not any(os.path.exists(p) for p in paths)
+
+
+def test_layers_are_all_detected_here():
+    assert detect().missing == {}
+
+
+def test_require_sandbox_turns_a_missing_layer_into_an_error(monkeypatch, tmp_path):
+    from autograder.sandbox.layers import Layers, SandboxUnavailable
+
+    monkeypatch.setenv("AUTOGRADE_REQUIRE_SANDBOX", "1")
+    partial = Layers(frozenset({"rlimits"}), {"bubblewrap": "not installed"})
+    with pytest.raises(SandboxUnavailable, match="bubblewrap|not installed"):
+        WorkerProcess(str(tmp_path), [], layers=partial)
