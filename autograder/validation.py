@@ -27,6 +27,9 @@ class Mutant(BaseModel):
     find: str = Field(description="text that occurs exactly once in that file")
     replace: str
     loses: list[str] = Field(description="question ids that must lose points; [] = a tolerated variant")
+    may_lose: list[str] = Field(default_factory=list,
+                                description="knock-on effects that depend on the random seed, e.g. a bad "
+                                            "initialisation that sometimes still trains well enough")
 
 
 @dataclass
@@ -102,7 +105,7 @@ def validate(spec: str | Path, full: bool = True, mutant_names: list[str] | None
                 report = grader.grade(folder)
             lost = {q.id for q in auto_questions(report) if q.score < q.auto_max}
             wanted = set(mutant.loses)
-            ok = lost == wanted
+            ok = wanted <= lost <= wanted | set(mutant.may_lose)
             detail = "" if ok else (f"expected to lose {sorted(wanted)}, lost {sorted(lost)}; "
                                     + " | ".join(f"{q.id}: {'; '.join(q.feedback)[:200]}"
                                                  for q in auto_questions(report) if q.id in lost ^ wanted))

@@ -158,17 +158,32 @@ def reap_strays() -> None:
     """
     if os.getuid() == 0:
         return  # never as root: outside a namespace that would be the whole machine
-    try:
-        os.kill(-1, signal.SIGKILL)
-    except OSError:
-        pass  # ESRCH: nothing left over
-    while True:
+    deadline = time.monotonic() + 2.0
+    while others_of_my_uid() and time.monotonic() < deadline:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass  # ESRCH: nothing left that we may signal
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
         except ChildProcessError:
-            break
-        if pid == 0:
-            break
+            pass
+        time.sleep(0.005)  # killed grandchildren count against pids.max until init reaps them
+
+
+def others_of_my_uid() -> bool:
+    me, uid = os.getpid(), str(os.getuid())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as fh:
+                if any(line.startswith("Uid:") and line.split()[1] == uid for line in fh):
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def flush_std_streams() -> None:
