@@ -11,30 +11,23 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..rubric import expr
-from ..rubric.probe import check_expression, check_statement, modules_used
+from ..rubric.probe import Expression, Steps, modules_used
 from ..worker.protocol import ObservedError
 from .base import Outcome, ProbeCheck, ProbeParams, failed_reply, with_notes
 
 
 class Stage(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    steps: list[str]
-    observe: dict[str, str]
-
-    @field_validator("steps")
-    @classmethod
-    def _steps(cls, steps):
-        for step in steps:
-            check_statement(step)
-        return steps
+    steps: Steps
+    observe: dict[str, Expression]
 
 
 class Threshold(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    value: str = Field(description="expression over inputs, student and reference observations")
+    value: Expression = Field(description="expression over inputs, student and reference observations")
     label: str = ""
     at_least: float | None = None
     at_most: float | None = None
@@ -42,7 +35,6 @@ class Threshold(BaseModel):
 
     @model_validator(mode="after")
     def _bounds(self):
-        check_expression(self.value)
         if (self.at_least is None) == (self.at_most is None):
             raise ValueError("give exactly one of at_least or at_most")
         return self

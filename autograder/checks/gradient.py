@@ -7,30 +7,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from ..rubric.probe import check_expression, check_statement
+from ..rubric.probe import Expression, Steps
 from .base import ProbeCheck, ProbeParams, failed_reply
 from .value import expected_of, judge_observations
 
 
 class Function(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    steps: list[str]
-    output: str
-
-    @field_validator("steps")
-    @classmethod
-    def _steps(cls, steps):
-        for step in steps:
-            check_statement(step)
-        return steps
-
-    @field_validator("output")
-    @classmethod
-    def _output(cls, output):
-        check_expression(output)
-        return output
+    steps: Steps
+    output: Expression
 
 
 class Params(ProbeParams):

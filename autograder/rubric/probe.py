@@ -7,16 +7,68 @@ inputs are given to the reference solution.
 from __future__ import annotations
 
 import ast
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from . import expr
 
 Shape = list[Union[int, str]]
 GENERATOR_KINDS = ("normal", "uniform", "onehot", "simplex", "randint", "value", "dim", "entries",
                    "distinct_rows", "text")
+
+
+def modules_used(texts: list[str], known_modules: set[str]) -> list[str]:
+    """Which of the rubric's files these statements refer to (so the worker loads just those)."""
+    used = set()
+    for text in texts:
+        used |= {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+    return sorted(used & known_modules)
+
+
+ALLOWED_NODES = (ast.Module, ast.Expression, ast.Assign, ast.Expr, ast.Call, ast.Name, ast.Attribute,
+                 ast.Subscript, ast.Constant, ast.Tuple, ast.List, ast.Dict, ast.BinOp, ast.UnaryOp,
+                 ast.keyword, ast.Slice, ast.Load, ast.Store, ast.operator, ast.unaryop)
+
+
+def _check_nodes(tree, text):
+    for node in ast.walk(tree):
+        if not isinstance(node, ALLOWED_NODES):
+            raise ValueError(f"{type(node).__name__} is not allowed in {text!r}")
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise ValueError(f"private attribute {node.attr!r} in {text!r}")
+
+
+def check_statement(text: str) -> None:
+    try:
+        tree = ast.parse(text, mode="exec")
+    except SyntaxError as exc:
+        raise ValueError(f"not a Python statement: {text!r} ({exc.msg})") from None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assign, ast.Expr)):
+        raise ValueError(f"a step is one assignment or call: {text!r}")
+    _check_nodes(tree, text)
+
+
+def check_expression(text: str) -> str:
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"not a Python expression: {text!r} ({exc.msg})") from None
+    _check_nodes(tree, text)
+    return text
+
+
+def check_statements(steps: list[str]) -> list[str]:
+    for step in steps:
+        check_statement(step)
+    return steps
+
+
+# rubric field types: validated when the rubric loads, so a typo never reaches a sandbox
+Steps = Annotated[list[str], AfterValidator(check_statements)]
+Expression = Annotated[str, AfterValidator(check_expression)]
+
 
 
 class InputSpec(BaseModel):
@@ -64,22 +116,8 @@ class Probe(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dims: dict[str, Union[int, list[int], str]] = Field(default_factory=dict)
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
-    steps: list[str]
-    observe: dict[str, str]
-
-    @field_validator("steps")
-    @classmethod
-    def _statements(cls, steps):
-        for step in steps:
-            check_statement(step)
-        return steps
-
-    @field_validator("observe")
-    @classmethod
-    def _observations(cls, observe):
-        for text in observe.values():
-            check_expression(text)
-        return observe
+    steps: Steps
+    observe: dict[str, Expression]
 
     def module_names(self, known_modules: set[str]) -> list[str]:
         return modules_used(self.steps + list(self.observe.values()), known_modules)
@@ -98,45 +136,6 @@ class Probe(BaseModel):
         for text in self.observe.values():
             unknown |= {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)} - known
         return unknown
-
-
-def modules_used(texts: list[str], known_modules: set[str]) -> list[str]:
-    """Which of the rubric's files these statements refer to (so the worker loads just those)."""
-    used = set()
-    for text in texts:
-        used |= {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
-    return sorted(used & known_modules)
-
-
-ALLOWED_NODES = (ast.Module, ast.Expression, ast.Assign, ast.Expr, ast.Call, ast.Name, ast.Attribute,
-                 ast.Subscript, ast.Constant, ast.Tuple, ast.List, ast.Dict, ast.BinOp, ast.UnaryOp,
-                 ast.keyword, ast.Slice, ast.Load, ast.Store, ast.operator, ast.unaryop)
-
-
-def _check_nodes(tree, text):
-    for node in ast.walk(tree):
-        if not isinstance(node, ALLOWED_NODES):
-            raise ValueError(f"{type(node).__name__} is not allowed in {text!r}")
-        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
-            raise ValueError(f"private attribute {node.attr!r} in {text!r}")
-
-
-def check_statement(text: str) -> None:
-    try:
-        tree = ast.parse(text, mode="exec")
-    except SyntaxError as exc:
-        raise ValueError(f"not a Python statement: {text!r} ({exc.msg})") from None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assign, ast.Expr)):
-        raise ValueError(f"a step is one assignment or call: {text!r}")
-    _check_nodes(tree, text)
-
-
-def check_expression(text: str) -> None:
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as exc:
-        raise ValueError(f"not a Python expression: {text!r} ({exc.msg})") from None
-    _check_nodes(tree, text)
 
 
 # --------------------------------------------------------------------------------------------
