@@ -73,6 +73,7 @@ def test_validate_reports_a_broken_spec(tmp_path, capsys):
     assert "(Q2.3.1).points" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_demo_grades_the_bundled_samples(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     graded = sorted(p.name for p in (tmp_path / "cmu-hw5").iterdir())

@@ -76,6 +76,7 @@ def test_os_exit_inside_a_function(grader, make_submission):
     assert "exit code 7" in feedback(report, "Q2.2.3")
 
 
+@pytest.mark.slow
 def test_infinite_loop(grader, make_submission):
     report = grader.grade(make_submission({"compute_loss_and_acc": "def compute_loss_and_acc(y, probs):\n"
                                                                    "    while True:\n        pass\n"}))
@@ -90,6 +91,7 @@ def test_fifty_gigabyte_allocation(grader, make_submission):
     assert "MemoryError" in feedback(report, "Q2.2.3") or "memory" in feedback(report, "Q2.2.3")
 
 
+@pytest.mark.slow
 @requires_sandbox
 def test_memory_budget_is_enforced_by_the_cgroup(grader, cmu_rubric, make_submission, monkeypatch):
     # 1 GB touched page by page passes RLIMIT_AS's backstop but not this question's 256 MB budget
