@@ -209,11 +209,11 @@ class Grader:
         started = time.perf_counter()
         result = QuestionResult(question.id, question.title, question.points, question.visibility,
                                 question.extra_credit, question.penalty)
-        ctx.visible = question.visibility == "public"
         budget = self.rubric.policy.budget
         try:
             for ci, params in enumerate(question.checks):
                 ctx.key = (qi, ci)
+                ctx.visible = (params.visibility or question.visibility) == "public"
                 kind = kind_of(params)
                 label = params.name or params.kind
                 if not kind.uses_probe:

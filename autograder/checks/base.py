@@ -8,7 +8,7 @@ to the reference), ``judge`` turns the two replies into an :class:`Outcome`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +26,8 @@ class CheckParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field("", description="a short label shown in feedback")
     weight: float = Field(1.0, gt=0, description="share of the question's points")
+    visibility: Literal["public", "hidden"] | None = Field(
+        None, description="hidden: feedback never shows expected values (default: the question's)")
 
 
 class ProbeParams(CheckParams):
