@@ -18,7 +18,7 @@ from .intake import IntakeError, find, stage
 from .rubric.schema import RubricError, find_specs, load
 from .sandbox.layers import SandboxUnavailable, detect
 
-COMMANDS = ("validate", "demo", "layers")
+COMMANDS = ("validate", "demo", "layers", "data")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -107,6 +107,32 @@ def demo_command(args, console: Console) -> int:
     return 0
 
 
+def data_command(args, console: Console) -> int:
+    """``autograde data`` lists every dataset; ``autograde data make NAME|all`` writes it."""
+    from rich.table import Table
+
+    from . import data
+
+    if args.action == "make":
+        names = list(data.DATASETS) if args.names in ([], ["all"]) else args.names
+        for name in names:
+            if name not in data.DATASETS:
+                raise IntakeError(f"unknown dataset {name!r}; known: {', '.join(data.DATASETS)}")
+            found = data.resolve(name, args.data_dir, seed=args.seed)
+            console.print(f"[green]{name}[/green]: {found.origin}, {found.source} -> {found.folder}")
+    table = Table(title=f"datasets in {data.data_root(args.data_dir)}", title_justify="left")
+    for column in ("dataset", "origin", "where", "size", "sha256"):
+        table.add_column(column, overflow="fold")
+    for dataset, found, note in data.status(args.data_dir):
+        if found:
+            table.add_row(dataset.name, found.origin, f"{found.folder}\n{found.source}",
+                          f"{found.size_bytes / 1e6:.1f} MB", found.checksum()[:16])
+        else:
+            table.add_row(dataset.name, "-", note, "-", "-")
+    console.print(table)
+    return 0
+
+
 def layers_command(args, console: Console) -> int:
     layers = detect()
     for name in sorted(layers.available):
@@ -130,6 +156,12 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument("--out", help="report folder (default reports/demo)")
     elif command == "layers":
         parser.add_argument("command")
+    elif command == "data":
+        parser.add_argument("command")
+        parser.add_argument("action", nargs="?", choices=["list", "make"], default="list")
+        parser.add_argument("names", nargs="*", help="datasets to make (default: all)")
+        parser.add_argument("--data-dir", help="default $AUTOGRADE_DATA, else ~/.cache/autograde/data")
+        parser.add_argument("--seed", type=int, help="seed of a synthetic dataset")
     else:
         parser.add_argument("submission", help="a .zip or a folder")
         parser.add_argument("--spec", help="rubric YAML (default: identified from the submission's files)")
@@ -147,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     command = command if command in COMMANDS else None
     args = build_parser(command).parse_args(argv)
     console = Console()
-    handlers = {"validate": validate_command, "demo": demo_command, "layers": layers_command}
+    handlers = {"validate": validate_command, "demo": demo_command, "layers": layers_command,
+                "data": data_command}
     try:
         return handlers.get(command, grade_command)(args, console)
     except (RubricError, IntakeError, SandboxUnavailable) as exc:
