@@ -18,7 +18,7 @@ from .intake import IntakeError, find, stage
 from .rubric.schema import RubricError, find_specs, load
 from .sandbox.layers import SandboxUnavailable, detect
 
-COMMANDS = ("validate", "demo", "layers", "data")
+COMMANDS = ("validate", "demo", "layers", "data", "fixtures")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -113,8 +113,14 @@ def data_command(args, console: Console) -> int:
 
     from . import data
 
+    if args.action == "add":
+        if len(args.names) != 2:
+            raise IntakeError("usage: autograde data add DATASET FOLDER")
+        found = data.add(args.names[0], Path(args.names[1]), args.data_dir)
+        console.print(f"[green]{found.name}[/green]: {found.origin}, {found.source} -> {found.folder}")
     if args.action == "make":
-        names = list(data.DATASETS) if args.names in ([], ["all"]) else args.names
+        makeable = [n for n, d in data.DATASETS.items() if n != "ocr-photos"]  # the course's own photos
+        names = makeable if args.names in ([], ["all"]) else args.names
         for name in names:
             if name not in data.DATASETS:
                 raise IntakeError(f"unknown dataset {name!r}; known: {', '.join(data.DATASETS)}")
@@ -131,6 +137,23 @@ def data_command(args, console: Console) -> int:
             table.add_row(dataset.name, "-", note, "-", "-")
     console.print(table)
     return 0
+
+
+def fixtures_command(args, console: Console) -> int:
+    from . import fixtures
+
+    root = Path(args.fixtures_dir)
+    if args.action == "build":
+        manifest = fixtures.build(root, args.names or None)
+        console.print(f"rebuilt; {sum(len(s.files) for s in manifest.sets)} files in the manifest")
+    problems = fixtures.verify(root)
+    for p in problems:
+        console.print(f"[red]FAIL[/red] {p.fixture}: {p.message}")
+    if not problems:
+        sets = fixtures.load(root).sets
+        console.print(f"[green]ok[/green] {len(sets)} fixture sets, {sum(len(s.files) for s in sets)} files "
+                      "match the manifest")
+    return 1 if problems else 0
 
 
 def layers_command(args, console: Console) -> int:
@@ -156,10 +179,15 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument("--out", help="report folder (default reports/demo)")
     elif command == "layers":
         parser.add_argument("command")
+    elif command == "fixtures":
+        parser.add_argument("command")
+        parser.add_argument("action", nargs="?", choices=["verify", "build"], default="verify")
+        parser.add_argument("names", nargs="*", help="fixture sets to rebuild (default: all generated)")
+        parser.add_argument("--fixtures-dir", default=str(default_specs_dir().parent / "fixtures"))
     elif command == "data":
         parser.add_argument("command")
-        parser.add_argument("action", nargs="?", choices=["list", "make"], default="list")
-        parser.add_argument("names", nargs="*", help="datasets to make (default: all)")
+        parser.add_argument("action", nargs="?", choices=["list", "make", "add"], default="list")
+        parser.add_argument("names", nargs="*", help="make: datasets (default all); add: DATASET FOLDER")
         parser.add_argument("--data-dir", help="default $AUTOGRADE_DATA, else ~/.cache/autograde/data")
         parser.add_argument("--seed", type=int, help="seed of a synthetic dataset")
     else:
@@ -180,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(command).parse_args(argv)
     console = Console()
     handlers = {"validate": validate_command, "demo": demo_command, "layers": layers_command,
-                "data": data_command}
+                "data": data_command, "fixtures": fixtures_command}
     try:
         return handlers.get(command, grade_command)(args, console)
     except (RubricError, IntakeError, SandboxUnavailable) as exc:

@@ -82,3 +82,11 @@ def scores(report) -> dict[str, float]:
 
 def full_marks(report) -> dict[str, float]:
     return {q.id: q.auto_max for q in report.questions if not q.manual and not q.penalty}
+
+
+@pytest.fixture(scope="session")
+def nist36_folder(tmp_path_factory):
+    """A full synthetic NIST36 (about 10 s), made once for the slow tests that train on it."""
+    from autograder import data
+
+    return data.resolve("nist36", tmp_path_factory.mktemp("data")).folder

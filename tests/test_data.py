@@ -108,14 +108,13 @@ def test_data_command_lists_everything(small_root, capsys):
 
 
 @pytest.mark.slow
-def test_synthetic_nist36_is_calibrated(tmp_path):
+def test_synthetic_nist36_is_calibrated(nist36_folder):
     """The handout's MLP (1024-64-36, SGD, 30 epochs) lands at 75-85 % validation, as on real NIST36."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import calibrate_nist36
 
-    found = data.resolve("nist36", tmp_path)
-    x, y = nist36.load(found.folder, "train")
-    _, history = calibrate_nist36.train(x, y, nist36.load(found.folder, "valid"), lr=5e-3, epochs=30,
+    x, y = nist36.load(nist36_folder, "train")
+    _, history = calibrate_nist36.train(x, y, nist36.load(nist36_folder, "valid"), lr=5e-3, epochs=30,
                                         batch=32, seed=0)
     train_acc, valid_acc = history[-1][1:]
     assert 0.75 <= valid_acc <= 0.85, history[-1]
