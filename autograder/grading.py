@@ -196,6 +196,7 @@ class Grader:
             startup = worker.startup_seconds
             starts = worker.starts
         prov = provenance(self.rubric, submission.digest, seed, self.layers, sandboxed=self.sandboxed)
+        prov["data"] = self.data_used()
         prov["timing"] = {"total_s": round(time.perf_counter() - started, 4),
                           "sandbox_startup_s": round(startup, 4), "worker_starts": starts,
                           "per_question_s": {r.id: round(r.seconds, 4) for r in results}}
@@ -266,6 +267,18 @@ class Grader:
             return kind.judge(params, case, student, reference, ctx), student.status
         except ReferenceFailed as exc:
             raise RuntimeError(f"the reference solution failed on {case.label}: {exc}") from None
+
+    def data_used(self) -> list[dict]:
+        """Which copy of each dataset the rubric uses: real or synthetic, and from where."""
+        from . import data
+
+        used = []
+        for name in self.rubric.datasets:
+            try:
+                used.append(data.resolve(name).as_report())
+            except Exception as exc:  # noqa: BLE001 - a missing dataset is reported, never fatal here
+                used.append({"dataset": name, "origin": "unavailable", "source": str(exc)})
+        return used
 
     def _unreadable(self, source: str, message: str, started: float) -> GradeReport:
         results = [QuestionResult(q.id, q.title, q.points, q.visibility, q.extra_credit, q.penalty,

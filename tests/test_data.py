@@ -137,3 +137,51 @@ def test_synthetic_mnist_transfers_to_real_digits(tmp_path):
     accuracy = np.mean((np.c_[real_x, np.ones(len(real_x))] @ w).argmax(1) == real_y)
     print(f"linear classifier, synthetic MNIST -> real MNIST test: {accuracy:.3f}")
     assert accuracy > 0.45  # measured 0.52 (chance 0.10; the same model reads synthetic digits at 0.87)
+
+
+def test_gist_names_are_the_same_files(small_root):
+    folder = data.resolve("nist36", small_root, make=False).folder
+    mat = scipy.io.loadmat(folder / "valid.mat")
+    assert np.array_equal(mat["valid_data"], scipy.io.loadmat(folder / "nist36_valid.mat")["valid_data"])
+
+
+def test_reports_say_which_data_a_grade_used(small_root, monkeypatch, tmp_path):
+    from autograder.grading import Grader
+    from autograder.report.writers import report_markdown
+    from autograder.rubric.schema import load
+    from conftest import CMU_REFERENCE, CMU_SPEC
+
+    monkeypatch.setenv("AUTOGRADE_DATA", str(small_root))
+    rubric = load(CMU_SPEC)
+    rubric.datasets = ["nist36"]
+    with Grader(rubric) as grader:
+        report = grader.grade(CMU_REFERENCE)
+    assert report.provenance["data"] == [data.resolve("nist36", small_root).as_report()]
+    assert "data: nist36 (synthetic)" in report_markdown(report)
+
+
+def test_unknown_dataset_in_a_rubric_is_rejected(tmp_path):
+    from autograder.rubric.schema import RubricError, load
+    from conftest import CMU_SPEC
+
+    spec = tmp_path / "cmu-hw5.yaml"
+    spec.write_text(CMU_SPEC.read_text().replace("identify: [", "datasets: [nist63]\nidentify: ["))
+    with pytest.raises(RubricError, match="unknown datasets"):
+        load(spec)
+
+
+@pytest.mark.slow
+def test_torchvision_reads_every_layout_offline(small_root):
+    """What students' code does: torchvision's own dataset classes with download=False."""
+    torchvision = pytest.importorskip("torchvision")
+    mnist = torchvision.datasets.MNIST(data.resolve("mnist", small_root).folder, train=True, download=False)
+    assert len(mnist) == 1200 and 0 <= mnist[0][1] <= 9
+    emnist = torchvision.datasets.EMNIST(data.resolve("emnist-balanced", small_root).folder, split="balanced",
+                                         train=False, download=False)
+    assert len(emnist.classes) == 47 and len(emnist) == 47 * 8
+    flowers = torchvision.datasets.ImageFolder(data.resolve("flowers17", small_root).folder / "oxford-flowers17" / "val")
+    assert len(flowers.classes) == 17 and len(flowers) == 17 * 20
+    if fashion.from_debian.available():
+        fmnist = torchvision.datasets.FashionMNIST(data.resolve("fashion-mnist", small_root).folder, train=False,
+                                                   download=False)
+        assert len(fmnist) == 10000

@@ -6,6 +6,8 @@ class, sorted by class (data.md §3). Handout 000 names the same files ``train.m
 """
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +39,20 @@ def make(folder: Path, seed: int, scale: float = 1.0, difficulty: float = DIFFIC
         data, labels = samples(max(1, round(per_class * scale)), rng, bank, difficulty)
         scipy.io.savemat(folder / f"nist36_{split}.mat", {f"{split}_data": data, f"{split}_labels": labels},
                          do_compression=True)
+    gist_names(folder)
     return {"fonts": len(bank.fonts), "handwriting_fonts": int(bank.handwriting.sum()),
             "difficulty": difficulty, "per_class": SPLITS}
+
+
+def gist_names(folder: Path) -> None:
+    """Handout 000 (GIST) reads the same files as ``train.mat``, ``valid.mat``, ``test.mat``."""
+    for split in SPLITS:
+        alias = folder / f"{split}.mat"
+        if not alias.exists():
+            try:
+                os.link(folder / f"nist36_{split}.mat", alias)
+            except OSError:
+                shutil.copyfile(folder / f"nist36_{split}.mat", alias)
 
 
 def load(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -81,6 +81,7 @@ def report_markdown(report: GradeReport) -> str:
               f"* submission sha256 `{(p.get('submission_sha256') or '-')[:16]}`, seed `{p.get('seed')}`",
               f"* Python {p.get('python')}; " + ", ".join(f"{k} {v}" for k, v in p.get("libraries", {}).items()),
               f"* sandbox layers active: {', '.join(sandbox.get('active', [])) or 'none'}"]
+    lines += [f"* data: {d['dataset']} ({d['origin']}): {d['source']}" for d in p.get("data", [])]
     for name, why in sandbox.get("missing", {}).items():
         lines.append(f"* **missing layer {name}**: {why}")
     timing = p.get("timing", {})

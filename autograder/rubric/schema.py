@@ -71,6 +71,9 @@ class Rubric(BaseModel):
     starter: str | None = Field(None, description="folder of the blank starter code")
     mutants: str | None = Field(None, description="YAML list of known-wrong variants of the reference")
     identify: list[str] = Field(default_factory=list, description="file names that mark a submission")
+    datasets: list[str] = Field(default_factory=list,
+                                description="datasets the checks use (autograder.data); reports say "
+                                            "which copy, real or synthetic, a grade was computed on")
     files: dict[str, FileSpec]
     policy: Policy = Field(default_factory=Policy)
     questions: list[Question]
@@ -85,6 +88,11 @@ class Rubric(BaseModel):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate question ids: {dupes}")
+        from ..data import DATASETS
+
+        unknown_data = sorted(set(self.datasets) - set(DATASETS))
+        if unknown_data:
+            raise ValueError(f"unknown datasets {unknown_data}; known: {sorted(DATASETS)}")
         modules = set(self.files)
         for q in self.questions:
             for check in q.checks:
