@@ -150,6 +150,7 @@ class Grader:
         reference_dir = self.rubric.path(self.rubric.reference)
         self.reference = stage(reference_dir, Path(self._tmp.name) / "reference", self.rubric.files,
                                self.rubric.source.parent)
+        provide_data(self.reference, self.rubric)
         self._reference_worker: WorkerProcess | None = None
         self._count = 0
 
@@ -181,6 +182,7 @@ class Grader:
             submission = stage(source, staging, self.rubric.files, self.rubric.source.parent)
         except IntakeError as exc:
             return self._unreadable(str(source), str(exc), started)
+        provide_data(submission, self.rubric)
         if seed is None:
             seed = derive_seed(submission.digest, self.rubric.digest)
         ctx = GradingContext(self.rubric, submission, seed)
@@ -273,7 +275,7 @@ class Grader:
         from . import data
 
         used = []
-        for name in self.rubric.datasets:
+        for name in dict.fromkeys(self.rubric.datasets + [d.dataset for d in self.rubric.data]):
             try:
                 used.append(data.resolve(name).as_report())
             except Exception as exc:  # noqa: BLE001 - a missing dataset is reported, never fatal here
@@ -289,6 +291,36 @@ class Grader:
         prov = provenance(self.rubric, None, None, self.layers, sandboxed=self.sandboxed)
         prov["timing"] = {"total_s": round(time.perf_counter() - started, 4)}
         return GradeReport(self.rubric, source, results, prov, [message], fatal=message)
+
+
+def provide_data(submission: Submission, rubric: Rubric) -> None:
+    """Put the rubric's dataset files next to the scripts that read them (read-only, world-readable)."""
+    if not rubric.data:
+        return
+    import os
+    import shutil
+
+    from . import data
+
+    for placement in rubric.data:
+        anchor = submission.files.get(placement.next_to)
+        if anchor is None:
+            continue
+        folder = (anchor.parent / placement.into).resolve()
+        if not folder.is_relative_to(submission.root):
+            folder = submission.root / "data"
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o755)
+        source = data.resolve(placement.dataset).folder
+        for name in placement.files:
+            target = folder / name
+            if target.exists():
+                target.unlink()  # the student's copy of course data is replaced by ours
+            try:
+                os.link(source / name, target)
+            except OSError:
+                shutil.copyfile(source / name, target)
+            os.chmod(target, 0o644)
 
 
 def derive_seed(submission_digest: str, rubric_digest: str) -> int:

@@ -14,13 +14,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..rubric import expr
-from ..rubric.probe import Expression, Steps, modules_used
+from ..rubric.probe import Expression, InputSpec, Steps, draw_inputs, modules_used
 from ..worker.protocol import ObservedError
 from .base import Outcome, ProbeCheck, ProbeParams, failed_reply, with_notes
 
 
 class Stage(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    inputs: dict[str, InputSpec] = Field(
+        default_factory=dict, description="trusted-only inputs (held-out data and labels): never sent "
+                                          "to the sandbox")
     steps: Steps
     observe: dict[str, Expression]
 
@@ -70,7 +73,9 @@ class Evaluate(ProbeCheck):
             return None
         header = {"op": "run", "scenario": {"steps": params.then.steps, "observe": params.then.observe}}
         texts = params.then.steps + list(params.then.observe.values())
-        return header, {**case.inputs, **student.value}, modules_used(texts, set(ctx.rubric.files))
+        trusted = draw_inputs(params.then.inputs, case.dims, ctx.rng_for(params, 20_000))
+        case.extra["trusted"] = trusted
+        return header, {**case.inputs, **student.value, **trusted}, modules_used(texts, set(ctx.rubric.files))
 
     def judge(self, params, case, student, reference, ctx):
         if not student.ok:
@@ -85,6 +90,7 @@ class Evaluate(ProbeCheck):
                 why = reference.describe() if reference else "no answer"
                 return with_notes(Outcome(0.0, f"{case.label}: the results could not be evaluated ({why})"),
                                   student)
+            names.update(case.extra.get("trusted", {}))
             names.update(reference.value)
         credits, problems = [], []
         for key, rule in params.thresholds.items():

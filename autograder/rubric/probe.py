@@ -16,7 +16,7 @@ from . import expr
 
 Shape = list[Union[int, str]]
 GENERATOR_KINDS = ("normal", "uniform", "onehot", "simplex", "randint", "value", "dim", "entries",
-                   "distinct_rows", "text")
+                   "distinct_rows", "text", "dataset")
 
 
 def modules_used(texts: list[str], known_modules: set[str]) -> list[str]:
@@ -91,6 +91,7 @@ class InputSpec(BaseModel):
     dim: str | int | None = None
     text: str | None = None
     entries: dict[str, "InputSpec"] | None = Field(None, alias="dict")
+    dataset: "DataRef | None" = None
     scale: float = 1.0
     shift: float = 0.0
     low: float = -1.0
@@ -108,6 +109,18 @@ class InputSpec(BaseModel):
     @property
     def kind(self) -> str:
         return next(k for k in GENERATOR_KINDS if getattr(self, k) is not None)
+
+
+class DataRef(BaseModel):
+    """An array from a dataset of :mod:`autograder.data`: ``{name: nist36, file: nist36_test.mat, key: test_data}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    file: str
+    key: str | None = Field(None, description=".mat key or .npz entry; none for .npy")
+
+
+InputSpec.model_rebuild()
 
 
 class Probe(BaseModel):
@@ -156,6 +169,26 @@ def draw_inputs(specs: dict[str, InputSpec], dims: dict, rng: np.random.Generato
     return {name: draw(spec, dims, rng) for name, spec in specs.items()}
 
 
+_DATA_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def load_data_array(ref: DataRef) -> np.ndarray:
+    """Loaded once per process: a held-out split is reused by every submission of a batch."""
+    key = (ref.name, ref.file, ref.key)
+    if key not in _DATA_CACHE:
+        from ..data import resolve
+
+        path = resolve(ref.name).folder / ref.file
+        if path.suffix == ".mat":
+            import scipy.io
+            value = scipy.io.loadmat(path)[ref.key]
+        else:
+            loaded = np.load(path, allow_pickle=False)
+            value = loaded[ref.key] if ref.key else loaded
+        _DATA_CACHE[key] = value
+    return _DATA_CACHE[key]
+
+
 def draw(spec: InputSpec, dims: dict, rng: np.random.Generator):
     kind = spec.kind
     if kind == "entries":
@@ -164,6 +197,8 @@ def draw(spec: InputSpec, dims: dict, rng: np.random.Generator):
         return np.array(spec.value, dtype=spec.dtype) if isinstance(spec.value, list) else spec.value
     if kind == "text":
         return spec.text
+    if kind == "dataset":
+        return load_data_array(spec.dataset)
     if kind == "dim":
         return int(expr.evaluate(spec.dim, dims))
     shape = tuple(int(expr.evaluate(s, dims)) for s in getattr(spec, kind))

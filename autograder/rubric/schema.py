@@ -29,6 +29,16 @@ class FileSpec(BaseModel):
                                                   "replaces the student's copy")
 
 
+class DataPlacement(BaseModel):
+    """Dataset files put where the course's scripts look for them (``../data/`` from ``python/``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    dataset: str
+    files: list[str]
+    next_to: str = Field(description="a key of `files`: placement is relative to that file's folder")
+    into: str = Field("../data", description="folder, relative to next_to's folder")
+
+
 class Budget(BaseModel):
     model_config = ConfigDict(extra="forbid")
     time_s: float = Field(10.0, gt=0, description="wall time of one probe")
@@ -71,6 +81,8 @@ class Rubric(BaseModel):
     starter: str | None = Field(None, description="folder of the blank starter code")
     mutants: str | None = Field(None, description="YAML list of known-wrong variants of the reference")
     identify: list[str] = Field(default_factory=list, description="file names that mark a submission")
+    data: list[DataPlacement] = Field(default_factory=list,
+                                      description="dataset files the sandbox may read (never held-out labels)")
     datasets: list[str] = Field(default_factory=list,
                                 description="datasets the checks use (autograder.data); reports say "
                                             "which copy, real or synthetic, a grade was computed on")
@@ -90,9 +102,12 @@ class Rubric(BaseModel):
             raise ValueError(f"duplicate question ids: {dupes}")
         from ..data import DATASETS
 
-        unknown_data = sorted(set(self.datasets) - set(DATASETS))
+        unknown_data = sorted((set(self.datasets) | {d.dataset for d in self.data}) - set(DATASETS))
         if unknown_data:
             raise ValueError(f"unknown datasets {unknown_data}; known: {sorted(DATASETS)}")
+        for placement in self.data:
+            if placement.next_to not in self.files:
+                raise ValueError(f"data.next_to {placement.next_to!r} is not a key of files")
         modules = set(self.files)
         for q in self.questions:
             for check in q.checks:
