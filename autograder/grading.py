@@ -137,6 +137,17 @@ class GradingContext:
         self.visible = True
         self.key: tuple[int, int] = (0, 0)
 
+    def __enter__(self):
+        from .rubric.probe import RUBRIC_DIR
+
+        self._token = RUBRIC_DIR.set(self.rubric.source.parent)
+        return self
+
+    def __exit__(self, *exc):
+        from .rubric.probe import RUBRIC_DIR
+
+        RUBRIC_DIR.reset(self._token)
+
     def rng_for(self, params, case_index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *self.key, case_index])
 
@@ -190,8 +201,9 @@ class Grader:
                                sandboxed=self.sandboxed, layers=self.layers)
         results = []
         try:
-            for qi, question in enumerate(self.rubric.questions):
-                results.append(self._grade_question(qi, question, ctx, worker))
+            with ctx:
+                for qi, question in enumerate(self.rubric.questions):
+                    results.append(self._grade_question(qi, question, ctx, worker))
         finally:
             worker.close()
             student_log = "\n".join(worker.logs)

@@ -45,7 +45,8 @@ def test_the_same_submission_gets_the_same_grade(tmp_path):
 def test_spec_is_identified_from_the_files(tmp_path):
     out = tmp_path / "ref"
     assert main([str(CMU_REFERENCE), "--out", str(out)]) == 0
-    assert json.loads((out / "results.json").read_text())["score"] == 28
+    results = json.loads((out / "results.json").read_text())
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 28
 
 
 def test_unidentifiable_submission_is_a_clear_error(tmp_path, capsys):
@@ -80,4 +81,5 @@ def test_demo_grades_the_bundled_samples(tmp_path, capsys):
     assert graded == ["alice", "bob", "mallory"]
     alice = json.loads((tmp_path / "cmu-hw5" / "alice" / "results.json").read_text())
     mallory = json.loads((tmp_path / "cmu-hw5" / "mallory" / "results.json").read_text())
+    # alice hands in nn.py and run_q2.py only: full marks on those questions, nothing for the rest
     assert alice["score"] == 28 and mallory["score"] == 1

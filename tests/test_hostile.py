@@ -204,7 +204,7 @@ def test_fake_results_and_printed_scores_change_nothing(tmp_path, make_submissio
 
     results = json.loads((out / "results.json").read_text())
     q222 = next(t for t in results["tests"] if t["number"] == "Q2.2.2")
-    assert q222["score"] == 0 and results["score"] < 28
+    assert q222["score"] == 0 and results["score"] <= sum(t["max_score"] for t in results["tests"]) - 3
     assert not (sub / "python" / "results.json").exists()
 
 

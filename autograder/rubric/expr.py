@@ -39,9 +39,50 @@ def identical(a, b) -> float:
     return float(np.array_equal(np.asarray(a), np.asarray(b)))
 
 
+def _iou(a, b) -> float:
+    y1, x1, y2, x2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, y2 - y1) * max(0.0, x2 - x1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if inter > 0 else 0.0
+
+
+def matched_boxes(found, truth, threshold: float = 0.5) -> int:
+    """Greedy one-to-one matching of ``[y1, x1, y2, x2]`` boxes at IoU >= threshold."""
+    found = np.asarray(found, dtype=float).reshape(-1, 4) if np.size(found) else np.zeros((0, 4))
+    used, matched = set(), 0
+    for t in np.asarray(truth, dtype=float).reshape(-1, 4):
+        scores = [(_iou(f, t), i) for i, f in enumerate(found) if i not in used]
+        best = max(scores, default=(0.0, None))
+        if best[0] >= threshold:
+            used.add(best[1])
+            matched += 1
+    return matched
+
+
+def box_recall(found, truth) -> float:
+    return matched_boxes(found, truth) / max(len(np.asarray(truth).reshape(-1, 4)), 1)
+
+
+def box_precision(found, truth) -> float:
+    n = len(np.asarray(found).reshape(-1, 4)) if np.size(found) else 0
+    return matched_boxes(found, truth) / n if n else 0.0
+
+
+def bw_ok(bw, image, truth) -> float:
+    """1.0 for a float image in [0, 1] of the photo's size with dark characters on white."""
+    bw = np.asarray(bw, dtype=float)
+    if bw.shape != np.asarray(image).shape[:2] or bw.min() < 0 or bw.max() > 1:
+        return 0.0
+    inside = np.zeros(bw.shape, bool)
+    for y1, x1, y2, x2 in np.asarray(truth, dtype=int).reshape(-1, 4):
+        inside[y1:y2, x1:x2] = True
+    return float(bw[inside].mean() < bw[~inside].mean() and bw[~inside].mean() > 0.5)
+
+
 FUNCTIONS = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "min": min, "max": max,
              "int": int, "float": float, "log10": math.log10, "mean": lambda a: float(np.mean(a)),
-             "accuracy": accuracy, "relerr": relerr, "identical": identical}
+             "accuracy": accuracy, "relerr": relerr, "identical": identical, "box_recall": box_recall,
+             "box_precision": box_precision, "bw_ok": bw_ok}
 ATTRIBUTES = {"shape", "size", "ndim"}
 BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
           ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow, ast.Mod: operator.mod}

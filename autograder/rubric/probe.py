@@ -7,6 +7,8 @@ inputs are given to the reference solution.
 from __future__ import annotations
 
 import ast
+import contextvars
+from pathlib import Path
 from typing import Annotated, Any, Union
 
 import numpy as np
@@ -16,7 +18,7 @@ from . import expr
 
 Shape = list[Union[int, str]]
 GENERATOR_KINDS = ("normal", "uniform", "onehot", "simplex", "randint", "value", "dim", "entries",
-                   "distinct_rows", "text", "dataset")
+                   "distinct_rows", "text", "dataset", "image", "json_field")
 
 
 def modules_used(texts: list[str], known_modules: set[str]) -> list[str]:
@@ -71,6 +73,23 @@ Expression = Annotated[str, AfterValidator(check_expression)]
 
 
 
+class DataRef(BaseModel):
+    """An array from a dataset of :mod:`autograder.data`: ``{name: nist36, file: nist36_test.mat, key: test_data}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    file: str
+    key: str | None = Field(None, description=".mat key or .npz entry; none for .npy")
+
+
+class JsonRef(BaseModel):
+    """Values from a JSON file (relative to the rubric): ``field: chars.bbox`` -> [c["bbox"] for c in chars]."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    field: str
+
+
 class InputSpec(BaseModel):
     """One input: exactly one generator kind, plus its modifiers.
 
@@ -91,7 +110,9 @@ class InputSpec(BaseModel):
     dim: str | int | None = None
     text: str | None = None
     entries: dict[str, "InputSpec"] | None = Field(None, alias="dict")
-    dataset: "DataRef | None" = None
+    dataset: DataRef | None = None
+    image: str | None = Field(None, description="an image file (relative to the rubric): float RGB in [0, 1]")
+    json_field: JsonRef | None = Field(None, alias="json")
     scale: float = 1.0
     shift: float = 0.0
     low: float = -1.0
@@ -102,25 +123,13 @@ class InputSpec(BaseModel):
     def _one_kind(self):
         chosen = [k for k in GENERATOR_KINDS if getattr(self, k) is not None]
         if len(chosen) != 1:
-            names = ", ".join(k.replace("entries", "dict") for k in GENERATOR_KINDS)
+            names = ", ".join(k.replace("entries", "dict").replace("json_field", "json") for k in GENERATOR_KINDS)
             raise ValueError(f"give exactly one of {names} (got {chosen or 'none'})")
         return self
 
     @property
     def kind(self) -> str:
         return next(k for k in GENERATOR_KINDS if getattr(self, k) is not None)
-
-
-class DataRef(BaseModel):
-    """An array from a dataset of :mod:`autograder.data`: ``{name: nist36, file: nist36_test.mat, key: test_data}``."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    file: str
-    key: str | None = Field(None, description=".mat key or .npz entry; none for .npy")
-
-
-InputSpec.model_rebuild()
 
 
 class Probe(BaseModel):
@@ -170,6 +179,27 @@ def draw_inputs(specs: dict[str, InputSpec], dims: dict, rng: np.random.Generato
 
 
 _DATA_CACHE: dict[tuple, np.ndarray] = {}
+# the rubric being graded: file inputs are relative to it (set by the grader around planning)
+RUBRIC_DIR: contextvars.ContextVar = contextvars.ContextVar("rubric_dir")
+
+
+def load_image(path: Path) -> np.ndarray:
+    key = ("image", str(path))
+    if key not in _DATA_CACHE:
+        import skimage
+        import skimage.io
+
+        _DATA_CACHE[key] = skimage.img_as_float(skimage.io.imread(path))
+    return _DATA_CACHE[key]
+
+
+def load_json_field(path: Path, field: str) -> np.ndarray:
+    import json
+
+    value = json.loads(path.read_text())
+    head, _, rest = field.partition(".")
+    items = value[head]
+    return np.array([item[rest] for item in items] if rest else items)
 
 
 def load_data_array(ref: DataRef) -> np.ndarray:
@@ -199,6 +229,10 @@ def draw(spec: InputSpec, dims: dict, rng: np.random.Generator):
         return spec.text
     if kind == "dataset":
         return load_data_array(spec.dataset)
+    if kind == "image":
+        return load_image(RUBRIC_DIR.get() / spec.image)
+    if kind == "json_field":
+        return load_json_field(RUBRIC_DIR.get() / spec.json_field.path, spec.json_field.field)
     if kind == "dim":
         return int(expr.evaluate(spec.dim, dims))
     shape = tuple(int(expr.evaluate(s, dims)) for s in getattr(spec, kind))
