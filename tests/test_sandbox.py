@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import textwrap
 
-import numpy as np
 import pytest
 
 from autograder.sandbox.launch import Limits

@@ -10,8 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..rubric.probe import Expression, Steps
-from .base import ProbeCheck, ProbeParams, failed_reply
-from .value import expected_of, judge_observations
+from .base import ProbeParams
+from .value import ReferenceCheck
 
 
 class Function(BaseModel):
@@ -30,7 +30,7 @@ class Params(ProbeParams):
     atol: float = 1e-6
 
 
-class Gradient(ProbeCheck):
+class Gradient(ReferenceCheck):
     Params = Params
 
     def plan(self, params, ctx):
@@ -43,11 +43,8 @@ class Gradient(ProbeCheck):
             case.reference = numgrad
         return cases
 
-    def judge(self, params, case, student, reference, ctx):
-        expected = expected_of(reference)
-        if not student.ok:
-            return failed_reply(params, case, student)
-        outcome = judge_observations(params, case, student.value, expected, ctx.visible)
+    def compare(self, params, case, observed, expected, ctx):
+        outcome = super().compare(params, case, observed, expected, ctx)
         if outcome.message:
             outcome.message += " (compared with central differences of the forward pass)"
         return outcome

@@ -7,27 +7,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .base import ProbeCheck, ProbeParams, call_text, failed_reply
-from .value import expected_of, judge_observations
+from .base import ProbeParams, call_text
+from .value import ReferenceCheck, judge_observations
 
 
 class Params(ProbeParams):
     kind: Literal["side_effect"]
 
 
-class SideEffect(ProbeCheck):
+class SideEffect(ReferenceCheck):
     Params = Params
 
-    def judge(self, params, case, student, reference, ctx):
-        expected = expected_of(reference)
-        if not student.ok:
-            return failed_reply(params, case, student)
-
+    def compare(self, params, case, observed, expected, ctx):
         def missing(key, error):
             return (f"after {call_text(params)}, {params.probe.observe[key]} was not there "
                     f"({error.type_name}: {error.message}); the function must store it")
 
-        outcome = judge_observations(params, case, student.value, expected, ctx.visible, missing)
+        outcome = judge_observations(params, case, observed, expected, ctx.visible, missing)
         # a contract holds or it does not: untouched weights alone earn nothing
         outcome.score = 1.0 if outcome.passed else 0.0
         return outcome

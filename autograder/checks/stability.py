@@ -6,9 +6,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from .base import Outcome, ProbeCheck, ProbeParams, call_text, excerpt, failed_reply
+from .base import Outcome, ProbeParams, call_text, excerpt
 from .compare import _numeric
-from .value import expected_of, judge_observations
+from .value import ReferenceCheck
 
 
 class Params(ProbeParams):
@@ -17,14 +17,11 @@ class Params(ProbeParams):
     cases: int = 1
 
 
-class Stability(ProbeCheck):
+class Stability(ReferenceCheck):
     Params = Params
 
-    def judge(self, params, case, student, reference, ctx):
-        expected = expected_of(reference)
-        if not student.ok:
-            return failed_reply(params, case, student)
-        for key, value in student.value.items():
+    def compare(self, params, case, observed, expected, ctx):
+        for key, value in observed.items():
             arr = _numeric(value)
             if arr is None or np.isfinite(arr).all():
                 continue
@@ -35,7 +32,7 @@ class Stability(ProbeCheck):
                 row = source[bad_rows[0]] if len(bad_rows) else row
             return Outcome(0.0, f"{case.label}: {call_text(params)} returned NaN or inf for inputs with "
                                 f"large values, e.g. {excerpt(row)} (subtract the row maximum first?)")
-        return judge_observations(params, case, student.value, expected, ctx.visible)
+        return super().compare(params, case, observed, expected, ctx)
 
 
 KIND = Stability()

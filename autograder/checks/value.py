@@ -52,14 +52,21 @@ def judge_observations(params, case, observed: dict, expected: dict, visible: bo
     return Outcome(score, f"{case.label}: " + "; ".join(problems) if problems else "")
 
 
-class Value(ProbeCheck):
-    Params = Params
+class ReferenceCheck(ProbeCheck):
+    """A kind that compares the student's observations with the reference's: subclasses ``compare``."""
 
     def judge(self, params, case, student, reference, ctx):
-        expected = expected_of(reference)
+        expected = expected_of(reference)  # first: a failing reference is a rubric bug, not a 0
         if not student.ok:
             return failed_reply(params, case, student)
-        return judge_observations(params, case, student.value, expected, ctx.visible)
+        return self.compare(params, case, student.value, expected, ctx)
+
+    def compare(self, params, case, observed: dict, expected: dict, ctx) -> Outcome:
+        return judge_observations(params, case, observed, expected, ctx.visible)
+
+
+class Value(ReferenceCheck):
+    Params = Params
 
 
 KIND = Value()
