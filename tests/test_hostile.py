@@ -244,3 +244,19 @@ def test_hard_coded_answers_fail_on_randomised_inputs(grader, make_submission):
     code = "def sigmoid(x):\n    return np.full(np.shape(x), 0.5)\n"
     report = grader.grade(make_submission({"sigmoid": code}))
     assert report.question("Q2.2.1").score < 4
+
+
+def test_a_script_that_stops_early_says_why(make_submission):
+    from autograder.grading import Grader
+    from autograder.rubric.schema import load
+    from conftest import CMU_SPEC
+
+    rubric = load(CMU_SPEC)
+    rubric.questions = [q for q in rubric.questions if q.id == "Q3.1.1"]
+    sub = make_submission(files={"python/run_q3.py": "import numpy as np\nimport notamodule\n"})
+    with Grader(rubric) as grader:
+        report = grader.grade(sub)
+    text = "\n".join(report.question("Q3.1.1").feedback)
+    assert report.question("Q3.1.1").score == 0
+    assert "run_q3 stopped early: ModuleNotFoundError: No module named 'notamodule'" in text
+    assert "python/run_q3.py:2" in text

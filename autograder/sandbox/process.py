@@ -259,7 +259,8 @@ class WorkerProcess:
             elif head.get("id") == rid:
                 if head.get("ok"):
                     return Reply("ok", value=val, seconds=head.get("seconds", 0.0), notes=head.get("notes", []))
-                return Reply("error", error=head.get("error") or {}, seconds=head.get("seconds", 0.0))
+                return Reply("error", error=head.get("error") or {}, seconds=head.get("seconds", 0.0),
+                             notes=head.get("notes", []))
 
     def _death(self, oom_before: int, importing: str | None, budget: float) -> Reply:
         proc = self.proc

@@ -102,15 +102,16 @@ class Worker:
             else:
                 raise ValueError(f"unknown op {op!r}")
             reply = {"id": rid, "ok": True}
-            notes = [self.script_errors[n] for n in header.get("modules", {}) if n in self.script_errors]
-            if notes:
-                reply["notes"] = notes
         except ImportFailure as failure:
             result, reply = None, {"id": rid, "ok": False, "error": failure.info}
         except BaseException as exc:  # noqa: BLE001 - the student's exception is the observation
             result, reply = None, {"id": rid, "ok": False, "error": describe(exc, self.workdir, phase="run")}
         finally:
             flush_std_streams()
+        # a script that stopped part-way explains missing results, whether this probe passed or not
+        notes = [self.script_errors[n] for n in header.get("modules", {}) if n in self.script_errors]
+        if notes:
+            reply["notes"] = notes
         reply["seconds"] = time.perf_counter() - started
         try:
             protocol.write_frame(self.resp_fd, reply, result)
