@@ -27,25 +27,7 @@ import skimage.io  # noqa: E402
 
 from autograder import data  # noqa: E402
 from autograder.data import nist36  # noqa: E402
-
-
-def iou(a, b) -> float:
-    y1, x1 = max(a[0], b[0]), max(a[1], b[1])
-    y2, x2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0, y2 - y1) * max(0, x2 - x1)
-    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
-    return inter / float(area(a) + area(b) - inter) if inter else 0.0
-
-
-def match_boxes(found, truth, threshold=0.5) -> tuple[int, int, int]:
-    """Greedy one-to-one matching: (matched, found, truth)."""
-    used, matched = set(), 0
-    for t in truth:
-        best = max(((iou(f, t), i) for i, f in enumerate(found) if i not in used), default=(0, None))
-        if best[0] >= threshold:
-            used.add(best[1])
-            matched += 1
-    return matched, len(found), len(truth)
+from autograder.rubric.expr import matched_boxes  # noqa: E402  the rubric's own IoU >= 0.5 matching
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -83,7 +65,8 @@ def main() -> None:
     for name, lines in truth.items():
         image = skimage.img_as_float(skimage.io.imread(photos / name))
         bboxes, bw = q4.findLetters(image)
-        m, nf, nt = match_boxes([tuple(b) for b in bboxes], [tuple(c["bbox"]) for c in boxes[name]])
+        truth_boxes = [c["bbox"] for c in boxes[name]]
+        m, nf, nt = matched_boxes(bboxes, truth_boxes), len(bboxes), len(truth_boxes)
         text = q4.extract_text(image, params, nn.forward, nn.softmax)
         acc = char_accuracy(text, lines)
         totals += (acc * len("".join(lines)), len("".join(lines)), 0)

@@ -51,7 +51,6 @@ class Limits(BaseModel):
 class LaunchPlan:
     argv: list[str]
     env: dict[str, str]
-    workdir_note: str
 
 
 def worker_env(limits: Limits) -> dict[str, str]:
@@ -84,7 +83,7 @@ def plan(layers: Layers, limits: Limits, source: str, req_fd: int, resp_fd: int,
     env = worker_env(limits)
     if not layers.has("bubblewrap"):
         argv = worker_args(req_fd, resp_fd, source, shims, WORKER_PACKAGE)
-        return LaunchPlan(_wrap(argv, layers, limits, cgroup_procs), env, source)
+        return LaunchPlan(_wrap(argv, layers, limits, cgroup_procs), env)
 
     argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
@@ -117,7 +116,7 @@ def plan(layers: Layers, limits: Limits, source: str, req_fd: int, resp_fd: int,
                  "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--"]
     # a private pid namespace (--unshare-pid above) makes reaping strays after each probe safe
     argv += worker_args(req_fd, resp_fd, SUBMISSION_MOUNT, shims, f"{WORKER_MOUNT}/agworker", reap=True)
-    return LaunchPlan(_wrap(argv, layers, limits, cgroup_procs), env, SUBMISSION_MOUNT)
+    return LaunchPlan(_wrap(argv, layers, limits, cgroup_procs), env)
 
 
 def _parents(path: str) -> list[str]:

@@ -125,7 +125,7 @@ class WorkerProcess:
             else:
                 plan = launch.LaunchPlan(launch.worker_args(req_r, resp_w, self.source, self.shims,
                                                             launch.WORKER_PACKAGE),
-                                         launch.worker_env(self.limits), self.source)
+                                         launch.worker_env(self.limits))
             preexec = None
             if self.sandboxed and not use_bwrap and self.layers.has("seccomp"):
                 preexec = seccomp.load_in_process
