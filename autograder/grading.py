@@ -19,7 +19,7 @@ import numpy as np
 
 from . import __version__
 from .checks import kind_of
-from .checks.base import Case, Outcome
+from .checks.base import Attachment, Case, Outcome
 from .checks.value import ReferenceFailed
 from .intake import IntakeError, Submission, stage
 from .provenance import provenance
@@ -58,6 +58,7 @@ class QuestionResult:
     checks: list[CheckResult] = field(default_factory=list)
     seconds: float = 0.0
     grader_error: str = ""
+    not_run: list[str] = field(default_factory=list)  # checks left out: optional data not installed
 
     @property
     def manual(self) -> bool:
@@ -82,6 +83,16 @@ class QuestionResult:
     def auto_max(self) -> float:
         weight = sum(c.weight for c in self.checks) or 1.0
         return round(self.points * sum(c.weight for c in self.checks if not c.pending) / weight, 4)
+
+    @property
+    def attachments(self) -> list[Attachment]:
+        return [a for c in self.checks for o in c.outcomes for a in o.attachments]
+
+    @property
+    def ta_notes(self) -> list[str]:
+        """What checks left for the TA: figures attached, instructions (not the bare default)."""
+        return [f"{c.label}: {o.message}" for c in self.checks for o in c.outcomes
+                if o.pending and o.message and o.message != "graded by a TA"]
 
     @property
     def feedback(self) -> list[str]:
@@ -164,6 +175,7 @@ class Grader:
         provide_data(self.reference, self.rubric)
         self._reference_worker: WorkerProcess | None = None
         self._count = 0
+        self._installed: dict[str, bool] = {}
 
     # -- workers -----------------------------------------------------------------------------
     @property
@@ -185,7 +197,9 @@ class Grader:
         self.close()
 
     # -- grading -----------------------------------------------------------------------------
-    def grade(self, source: str | Path, seed: int | None = None) -> GradeReport:
+    def grade(self, source: str | Path, seed: int | None = None,
+              only: set[str] | None = None) -> GradeReport:
+        """Grade one submission; ``only`` limits grading to those question ids (validation)."""
         started = time.perf_counter()
         self._count += 1
         staging = Path(self._tmp.name) / f"submission-{self._count}"
@@ -203,7 +217,8 @@ class Grader:
         try:
             with ctx:
                 for qi, question in enumerate(self.rubric.questions):
-                    results.append(self._grade_question(qi, question, ctx, worker))
+                    if only is None or question.id in only:
+                        results.append(self._grade_question(qi, question, ctx, worker))
         finally:
             worker.close()
             student_log = "\n".join(worker.logs)
@@ -215,6 +230,7 @@ class Grader:
                           "sandbox_startup_s": round(startup, 4), "worker_starts": starts,
                           "per_question_s": {r.id: round(r.seconds, 4) for r in results}}
         prov["student_output_tail"] = student_log[-4000:]
+        prov["checks_not_run"] = [f"{r.id} {line}" for r in results for line in r.not_run]
         notes = submission.problems + [f"required file {m} was not found in the submission"
                                        for m in submission.missing]
         return GradeReport(self.rubric, str(source), results, prov, notes)
@@ -231,6 +247,11 @@ class Grader:
                 ctx.visible = (params.visibility or question.visibility) == "public"
                 kind = kind_of(params)
                 label = params.name or params.kind
+                absent = [d for d in params.needs_data if not self.installed(d)]
+                if absent:
+                    result.not_run.append(f"{label}: not run, dataset {', '.join(absent)} is not installed "
+                                          f"(autograde data add NAME FOLDER)")
+                    continue
                 if not kind.uses_probe:
                     outcomes = kind.evaluate(params, ctx)
                 else:
@@ -258,10 +279,10 @@ class Grader:
 
     def _run_case(self, kind, params, index: int, case: Case, ctx, worker, question,
                   budget) -> tuple[Outcome, str]:
-        names = params.probe.module_names(set(self.rubric.files))
+        names = kind.module_names(params, set(self.rubric.files))
         absent = [self.rubric.files[n].path for n in names if n not in ctx.submission.files]
         if absent:
-            return Outcome(0.0, f"{', '.join(absent)} was not found in the submission"), "missing"
+            return kind.missing(params, f"{', '.join(absent)} was not found in the submission"), "missing"
         seed = int(ctx.rng_for(params, 10_000 + index).integers(2**31))  # the worker's np.random
         time_s = question.time_s or budget.time_s
         memory = question.memory_mb or budget.memory_mb
@@ -282,12 +303,20 @@ class Grader:
         except ReferenceFailed as exc:
             raise RuntimeError(f"the reference solution failed on {case.label}: {exc}") from None
 
+    def installed(self, name: str) -> bool:
+        """Whether a dataset is there without generating it (the course's own photos cannot be)."""
+        from . import data
+
+        if name not in self._installed:
+            self._installed[name] = data.resolve(name, make=False) is not None
+        return self._installed[name]
+
     def data_used(self) -> list[dict]:
         """Which copy of each dataset the rubric uses: real or synthetic, and from where."""
         from . import data
 
         used = []
-        for name in dict.fromkeys(self.rubric.datasets + [d.dataset for d in self.rubric.data]):
+        for name in dict.fromkeys(self.rubric.datasets + [d.dataset for d in self.rubric.data if d.dataset]):
             try:
                 used.append(data.resolve(name).as_report())
             except Exception as exc:  # noqa: BLE001 - a missing dataset is reported, never fatal here
@@ -316,14 +345,15 @@ def provide_data(submission: Submission, rubric: Rubric) -> None:
 
     for placement in rubric.data:
         anchor = submission.files.get(placement.next_to)
-        if anchor is None:
+        if anchor is None or (placement.optional and data.resolve(placement.dataset, make=False) is None):
             continue
         folder = (anchor.parent / placement.into).resolve()
         if not folder.is_relative_to(submission.root):
             folder = submission.root / "data"
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o755)
-        source = data.resolve(placement.dataset).folder
+        source = (rubric.path(placement.fixture) if placement.fixture
+                  else data.resolve(placement.dataset).folder)
         for name in placement.files:
             target = folder / name
             if target.exists():

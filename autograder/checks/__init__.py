@@ -5,9 +5,10 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
-from . import evaluate, gradient, imports, manual, properties, side_effect, stability, statistical, value
+from . import (evaluate, figures, gradient, imports, manual, properties, side_effect, stability, statistical,
+               value)
 
-_MODULES = (value, stability, statistical, gradient, properties, side_effect, evaluate, imports, manual)
+_MODULES = (value, stability, statistical, gradient, properties, side_effect, evaluate, figures, imports, manual)
 REGISTRY = {m.Params.model_fields["kind"].annotation.__args__[0]: m.KIND for m in _MODULES}
 
 AnyCheck = Annotated[Union[tuple(m.Params for m in _MODULES)], Field(discriminator="kind")]

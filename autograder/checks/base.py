@@ -28,6 +28,9 @@ class CheckParams(BaseModel):
     weight: float = Field(1.0, gt=0, description="share of the question's points")
     visibility: Literal["public", "hidden"] | None = Field(
         None, description="hidden: feedback never shows expected values (default: the question's)")
+    needs_data: list[str] = Field(
+        default_factory=list, description="datasets an instructor may not have installed (the course's "
+                                          "own photos): without them the check is not run, not failed")
 
 
 class ProbeParams(CheckParams):
@@ -48,12 +51,22 @@ class Case:
 
 
 @dataclass
+class Attachment:
+    """A file shown with the grade (a figure the student's code drew), e.g. for the TA."""
+
+    name: str
+    data: bytes
+    caption: str = ""
+
+
+@dataclass
 class Outcome:
     """One case's verdict; ``score`` is the fraction earned (partial credit within a case)."""
 
     score: float
     message: str = ""
     pending: bool = False  # manual: a TA decides
+    attachments: list[Attachment] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -75,6 +88,14 @@ class CheckKind:
 
     def evaluate(self, params, ctx: "GradingContext") -> list[Outcome]:
         raise NotImplementedError
+
+    def missing(self, params, message: str) -> Outcome:
+        """The verdict when a file the check needs was not handed in."""
+        return Outcome(0.0, message)
+
+    def module_names(self, params, files: set[str]) -> list[str]:
+        """The submission files a case needs loaded in the worker."""
+        return params.probe.module_names(files)
 
     def reference_request(self, params, case: Case, student: "Reply",
                           ctx: "GradingContext") -> tuple[dict, dict, list[str]] | None:

@@ -29,7 +29,8 @@ def results_json(report: GradeReport) -> dict:
                 "output": "\n".join(q.feedback) or "All checks passed.",
                 "visibility": VISIBILITY[q.visibility], "tags": _tags(q)}
         tests.append(test)
-    manual = [{"number": q.id, "name": q.title, "max_score": q.points, "extra_credit": q.extra_credit}
+    manual = [{"number": q.id, "name": q.title, "max_score": q.points, "extra_credit": q.extra_credit,
+               "notes": q.ta_notes, "figures": [rel for _, rel in attachment_paths(q)]}
               for q in report.questions if q.manual]
     return {
         "score": report.score,
@@ -75,7 +76,16 @@ def report_markdown(report: GradeReport) -> str:
             continue
         lines += [f"### {q.id} {q.title} ({_fmt(q.score)} / {_fmt(q.auto_max)})", ""]
         lines += [f"* {msg}" for msg in q.feedback] + [""]
+    ta = [q for q in report.questions if q.ta_notes or q.attachments]
+    if ta:
+        lines += ["## For the TA", ""]
+        for q in ta:
+            lines += [f"### {q.id} {q.title} ({_fmt(q.points)} points)", ""]
+            lines += [f"* {note}" for note in q.ta_notes] + [""]
+            lines += [f"![{a.caption}]({path})  " for a, path in attachment_paths(q)] + [""]
     sandbox = p.get("sandbox", {})
+    if p.get("checks_not_run"):
+        lines += ["## Checks not run", ""] + [f"* {line}" for line in p["checks_not_run"]] + [""]
     lines += ["## Provenance", "",
               f"* grader {p.get('grader_version')}, rubric `{p['rubric']['file']}` sha256 `{p['rubric']['sha256'][:16]}`",
               f"* submission sha256 `{(p.get('submission_sha256') or '-')[:16]}`, seed `{p.get('seed')}`",
@@ -91,8 +101,18 @@ def report_markdown(report: GradeReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def attachment_paths(q: QuestionResult) -> list[tuple]:
+    """Where each of a question's attachments is written, relative to the report folder."""
+    stem = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in q.id)
+    return [(a, f"figures/{stem}-{i + 1}{Path(a.name).suffix or '.png'}") for i, a in enumerate(q.attachments)]
+
+
 def write_reports(report: GradeReport, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
+    for q in report.questions:
+        for attachment, rel in attachment_paths(q):
+            (out / rel).parent.mkdir(exist_ok=True)
+            (out / rel).write_bytes(attachment.data)
     paths = {"results": out / "results.json", "report": out / "report.md", "provenance": out / "provenance.json"}
     paths["results"].write_text(json.dumps(results_json(report), indent=2))
     paths["report"].write_text(report_markdown(report))

@@ -79,10 +79,66 @@ def bw_ok(bw, image, truth) -> float:
     return float(bw[inside].mean() < bw[~inside].mean() and bw[~inside].mean() > 0.5)
 
 
+def has_shape(a, *dims) -> float:
+    """1.0 when ``a`` is an array of exactly this shape, else 0.0."""
+    try:
+        return float(np.shape(a) == tuple(int(d) for d in dims))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def psnr(truth, pred) -> float:
+    """Average per-image PSNR in dB for rows of pixels in [0, 1] (``skimage``'s data_range 1)."""
+    truth, pred = np.asarray(truth, dtype=float), np.asarray(pred, dtype=float)
+    if truth.shape != pred.shape or not np.isfinite(pred).all():
+        return -math.inf
+    mse = np.maximum(((truth - pred) ** 2).reshape(len(truth), -1).mean(axis=1), 1e-12)
+    return float(np.mean(-10 * np.log10(mse)))
+
+
+def cosine(a, b) -> float:
+    """Cosine of the angle between two arrays seen as vectors; nan for a shape slip or zeros."""
+    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    scale = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / scale) if a.shape == b.shape and scale > 0 else math.nan
+
+
+def rank(a) -> float:
+    """Numerical rank of a matrix (NumPy's SVD tolerance)."""
+    a = np.asarray(a, dtype=float)
+    return float(np.linalg.matrix_rank(a)) if a.ndim == 2 and np.isfinite(a).all() else math.nan
+
+
+def _normal_text(text) -> str:
+    return "".join(str(text).upper().split())
+
+
+def cer(output, truth) -> float:
+    """Character error rate of ``truth`` found in ``output``: the fewest edits turning the truth into
+    some stretch of the output, over the truth's length. Case and white space are ignored, and text
+    printed before or after (file names, progress lines) costs nothing, so a script's printout can be
+    judged as it is."""
+    out, ref = _normal_text(output)[:200_000], _normal_text(truth)
+    if not ref:
+        return 0.0
+    # semi-global edit distance: free start and end in ``out``
+    previous = np.zeros(len(out) + 1, dtype=np.int64)
+    for i, ch in enumerate(ref, start=1):
+        current = np.empty_like(previous)
+        current[0] = i
+        match = previous[:-1] + (np.frombuffer(out.encode("utf-32-le"), dtype=np.uint32) != ord(ch))
+        current[1:] = np.minimum(previous[1:] + 1, match)
+        # insertions along the row need a running minimum: current[j] = min(current[j], current[j-1] + 1)
+        current = np.minimum.accumulate(current - np.arange(len(current))) + np.arange(len(current))
+        previous = current
+    return float(previous.min() / len(ref))
+
+
 FUNCTIONS = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "min": min, "max": max,
              "int": int, "float": float, "log10": math.log10, "mean": lambda a: float(np.mean(a)),
              "accuracy": accuracy, "relerr": relerr, "identical": identical, "box_recall": box_recall,
-             "box_precision": box_precision, "bw_ok": bw_ok}
+             "box_precision": box_precision, "bw_ok": bw_ok, "has_shape": has_shape, "psnr": psnr,
+             "cosine": cosine, "rank": rank, "cer": cer}
 ATTRIBUTES = {"shape", "size", "ndim"}
 BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
           ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow, ast.Mod: operator.mod}

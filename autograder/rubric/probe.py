@@ -74,12 +74,17 @@ Expression = Annotated[str, AfterValidator(check_expression)]
 
 
 class DataRef(BaseModel):
-    """An array from a dataset of :mod:`autograder.data`: ``{name: nist36, file: nist36_test.mat, key: test_data}``."""
+    """Values from a dataset of :mod:`autograder.data`: ``{name: nist36, file: nist36_test.mat, key: test_data}``.
+
+    ``.mat``/``.npz``/``.npy`` give arrays, ``.jpg``/``.png`` a float image in [0, 1], ``.json``/``.yaml``
+    the entry ``key`` (then ``field`` of each item, like ``chars.bbox`` for :class:`JsonRef`).
+    """
 
     model_config = ConfigDict(extra="forbid")
     name: str
     file: str
-    key: str | None = Field(None, description=".mat key or .npz entry; none for .npy")
+    key: str | None = Field(None, description=".mat key, .npz entry, or JSON/YAML entry; none for .npy")
+    field: str | None = Field(None, description="JSON/YAML: this field of each item of the entry")
 
 
 class JsonRef(BaseModel):
@@ -212,6 +217,17 @@ def load_data_array(ref: DataRef) -> np.ndarray:
         if path.suffix == ".mat":
             import scipy.io
             value = scipy.io.loadmat(path)[ref.key]
+        elif path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+            value = load_image(path)
+        elif path.suffix in (".json", ".yaml", ".yml"):
+            import yaml  # JSON is YAML
+
+            items = yaml.safe_load(path.read_text())[ref.key]
+            if ref.field:
+                items = [item[ref.field] for item in items]
+            elif isinstance(items, list) and all(isinstance(i, str) for i in items):
+                items = "\n".join(items)  # lines of text
+            value = items if isinstance(items, str) else np.array(items)
         else:
             loaded = np.load(path, allow_pickle=False)
             value = loaded[ref.key] if ref.key else loaded

@@ -30,13 +30,23 @@ class FileSpec(BaseModel):
 
 
 class DataPlacement(BaseModel):
-    """Dataset files put where the course's scripts look for them (``../data/`` from ``python/``)."""
+    """Dataset or fixture files put where the course's scripts look for them (``../data/`` from
+    ``python/``). Only the files listed travel: a fixture's answers stay with the judge."""
 
     model_config = ConfigDict(extra="forbid")
-    dataset: str
+    dataset: str | None = None
+    fixture: str | None = Field(None, description="a fixture folder, relative to the rubric")
     files: list[str]
     next_to: str = Field(description="a key of `files`: placement is relative to that file's folder")
     into: str = Field("../data", description="folder, relative to next_to's folder")
+    optional: bool = Field(False, description="skip quietly when the dataset is not installed "
+                                              "(checks that need it say needs_data)")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.dataset is None) == (self.fixture is None):
+            raise ValueError("give exactly one of dataset or fixture")
+        return self
 
 
 class Budget(BaseModel):
@@ -54,6 +64,9 @@ class Policy(BaseModel):
     limits: Limits = Field(default_factory=Limits)
 
 
+LONG_RUNNING_S = 60.0
+
+
 class Question(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^(Q|P)[0-9A-Za-z.\-]+$")
@@ -69,6 +82,11 @@ class Question(BaseModel):
     @property
     def is_manual(self) -> bool:
         return all(c.kind == "manual" for c in self.checks)
+
+    @property
+    def long_running(self) -> bool:
+        """Runs a training script or a whole pipeline (a time budget above a minute)."""
+        return (self.time_s or 0) > LONG_RUNNING_S
 
 
 class Rubric(BaseModel):
@@ -102,7 +120,7 @@ class Rubric(BaseModel):
             raise ValueError(f"duplicate question ids: {dupes}")
         from ..data import DATASETS
 
-        unknown_data = sorted((set(self.datasets) | {d.dataset for d in self.data}) - set(DATASETS))
+        unknown_data = sorted((set(self.datasets) | {d.dataset for d in self.data if d.dataset}) - set(DATASETS))
         if unknown_data:
             raise ValueError(f"unknown datasets {unknown_data}; known: {sorted(DATASETS)}")
         for placement in self.data:
@@ -111,6 +129,12 @@ class Rubric(BaseModel):
         modules = set(self.files)
         for q in self.questions:
             for check in q.checks:
+                unknown_needs = set(check.needs_data) - set(DATASETS)
+                if unknown_needs:
+                    raise ValueError(f"{q.id}: needs_data {sorted(unknown_needs)} are not datasets")
+                source = getattr(check, "source", None)
+                if source is not None and source not in self.files:
+                    raise ValueError(f"{q.id}: source {source!r} is not a key of files")
                 probe = getattr(check, "probe", None)
                 unknown = probe.unknown_names(modules) if probe else set()
                 if unknown:
@@ -157,6 +181,11 @@ def load(path: str | Path) -> Rubric:
         raise RubricError(_explain(path, exc, data, root)) from None
     rubric.source = path.resolve()
     rubric.digest = hashlib.sha256(text.encode()).hexdigest()
+    for placement in rubric.data:
+        absent = [f for f in placement.files if placement.fixture
+                  and not (rubric.path(placement.fixture) / f).is_file()]
+        if absent:
+            raise RubricError(f"{path}: data placement lists {absent}, not found in {placement.fixture}")
     return rubric
 
 

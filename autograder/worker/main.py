@@ -8,6 +8,7 @@ stdout/stderr can never be mistaken for a reply.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import random
@@ -19,7 +20,7 @@ import time
 import traceback
 import types
 
-from . import protocol, scenario, shims
+from . import figures, protocol, scenario, shims
 
 
 class Worker:
@@ -50,6 +51,7 @@ class Worker:
             sys.path.insert(0, folder)
         os.chdir(folder)  # course scripts assume they run from their own folder ("../data")
         self.event({"event": "importing", "module": name})
+        figures.begin(name)
         try:
             if how == "script":
                 module = self._run_script(name, path)
@@ -59,6 +61,8 @@ class Worker:
             info = describe(exc, self.workdir, phase="import", module=name)
             self.failed_imports[name] = info
             raise ImportFailure(info) from None
+        finally:
+            figures.end()
         self.event({"event": "imported", "module": name})
         return module
 
@@ -69,8 +73,10 @@ class Worker:
         with open(path, "rb") as fh:
             code = compile(fh.read(), path, "exec")  # a SyntaxError fails the load itself
         saved_argv, sys.argv = sys.argv, [path]
+        printed = scenario.PrintedTail(sys.stdout)
         try:
-            exec(code, module.__dict__)  # noqa: S102 - this is the student's script, in the sandbox
+            with contextlib.redirect_stdout(printed):
+                exec(code, module.__dict__)  # noqa: S102 - this is the student's script, in the sandbox
         except SystemExit as exc:
             if exc.code not in (None, 0):
                 self.script_errors[name] = describe(exc, self.workdir, phase="script", module=name)
@@ -78,6 +84,7 @@ class Worker:
             self.script_errors[name] = describe(exc, self.workdir, phase="script", module=name)
         finally:
             sys.argv = saved_argv
+            module.__dict__[scenario.PRINTED] = printed.text()
         return module
 
     # -- requests ------------------------------------------------------------------------
@@ -97,6 +104,8 @@ class Worker:
                 spec = header["numgrad"]
                 result = scenario.numerical_gradient(header["scenario"], value, modules, spec["output"],
                                                      spec["upstream"], spec["wrt"], spec["eps"])
+            elif op == "figures":
+                result = {"figures": figures.figures_of(header["source"])}
             elif op == "ping":
                 result = {"python": sys.version.split()[0], "uid": os.getuid()}
             else:
@@ -211,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     shims.apply([s for s in args.shims.split(",") if s])
+    figures.install()
 
     worker = Worker(args.source, args.resp_fd)
     worker.event({"event": "ready", "pid": os.getpid()})
