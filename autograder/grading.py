@@ -355,7 +355,7 @@ def provide_data(submission: Submission, rubric: Rubric) -> None:
         source = (rubric.path(placement.fixture) if placement.fixture
                   else data.resolve(placement.dataset).folder)
         for name in placement.files:
-            target = folder / name
+            target = folder / (placement.prefix + name)
             if target.exists():
                 target.unlink()  # the student's copy of course data is replaced by ours
             try:

@@ -41,6 +41,7 @@ class DataPlacement(BaseModel):
     into: str = Field("../data", description="folder, relative to next_to's folder")
     optional: bool = Field(False, description="skip quietly when the dataset is not installed "
                                               "(checks that need it say needs_data)")
+    prefix: str = Field("", description="put before each file name, so two sets in one folder never collide")
 
     @model_validator(mode="after")
     def _one_source(self):
