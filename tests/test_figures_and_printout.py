@@ -59,7 +59,7 @@ def grade(tmp_path, script: str):
     (tmp_path / "ref").mkdir(exist_ok=True)
     (tmp_path / "ref" / "plots.py").write_text(textwrap.dedent(DRAWS))
     sub = tmp_path / "student"
-    sub.mkdir()
+    sub.mkdir(exist_ok=True)
     (sub / "plots.py").write_text(textwrap.dedent(script))
     with Grader(load(tmp_path / "rubric.yaml")) as grader:
         return grader.grade(sub)
@@ -86,7 +86,7 @@ def test_a_script_that_draws_nothing_is_noted_for_the_ta(tmp_path):
     assert q1.manual and q2.manual and not q1.attachments
     assert "drew no figure" in q1.ta_notes[0] and q3.score == 1
     report = grade(tmp_path, "raise SystemExit(3)\n")
-    assert report.questions[0].manual and "could not be run" in report.questions[0].ta_notes[0]
+    assert report.questions[0].manual and "stopped early" in report.questions[0].ta_notes[0]
 
 
 def test_unmatched_figures_are_all_attached_for_the_ta(tmp_path):
@@ -129,3 +129,41 @@ def test_psnr_rank_and_shapes():
     assert psnr(x, np.full((3, 5), 0.1)) == -np.inf and psnr(x, x + np.nan) == -np.inf
     assert rank(np.outer(np.arange(4), np.arange(5))) == 1
     assert has_shape(x, 3, 4) == 1 and has_shape(x, 4, 3) == 0 and has_shape("text", 4) == 0
+
+
+OPTIONAL = """
+assignment: optional-data
+title: a check on data an instructor may not have
+reference: ref
+files:
+  plots: {path: plots.py, run_as: script}
+data:
+  - {dataset: ocr-photos, files: [01_list.jpg], next_to: plots, into: ../images, optional: true}
+questions:
+  - id: Q1
+    title: reads a photo
+    points: 1
+    checks:
+      - kind: evaluate
+        needs_data: [ocr-photos]
+        probe: {steps: ["text = printed(plots)"], observe: {n: "len(text)"}}
+        thresholds: {n: {value: n, at_least: 1}}
+      - kind: evaluate
+        probe: {steps: ["text = printed(plots)"], observe: {n: "len(text)"}}
+        thresholds: {n: {value: n, at_least: 1}}
+"""
+
+
+def test_checks_on_data_that_is_not_installed_are_left_out_and_said(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOGRADE_DATA", str(tmp_path / "empty-data"))
+    (tmp_path / "rubric.yaml").write_text(OPTIONAL)
+    for folder in ("ref", "student"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "plots.py").write_text("import os\nprint(os.path.isdir('../images'))\n")
+    with Grader(load(tmp_path / "rubric.yaml")) as grader:
+        report = grader.grade(tmp_path / "student")
+    q1 = report.questions[0]
+    assert q1.score == 1 and q1.auto_max == 1 and len(q1.checks) == 1
+    assert "ocr-photos is not installed" in q1.not_run[0]
+    assert report.provenance["checks_not_run"] == [f"Q1 {q1.not_run[0]}"]
+    assert "## Checks not run" in write_reports(report, tmp_path / "out")["report"].read_text()
