@@ -315,8 +315,15 @@ class Grader:
         """Which copy of each dataset the rubric uses: real or synthetic, and from where."""
         from . import data
 
+        optional = {d.dataset for d in self.rubric.data if d.optional} | {
+            name for q in self.rubric.questions for c in q.checks for name in c.needs_data}
         used = []
-        for name in dict.fromkeys(self.rubric.datasets + [d.dataset for d in self.rubric.data if d.dataset]):
+        for name in dict.fromkeys(self.rubric.datasets + [d.dataset for d in self.rubric.data if d.dataset]
+                                  + sorted(optional)):
+            if name in optional and not self.installed(name):
+                used.append({"dataset": name, "origin": "not installed",
+                             "source": "optional: the checks that need it were not run"})
+                continue
             try:
                 used.append(data.resolve(name).as_report())
             except Exception as exc:  # noqa: BLE001 - a missing dataset is reported, never fatal here
