@@ -79,7 +79,10 @@ class DataRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     file: str
-    key: str | None = Field(None, description=".mat key or .npz entry; none for .npy")
+    key: str | None = Field(None, description=".mat key or .npz entry; none for .npy and IDX files")
+    rows: tuple[int, int] | None = Field(
+        None, description="[start, stop): only these rows, e.g. the part of a training split the "
+                          "course's code never reads, held out for the judge")
 
 
 class JsonRef(BaseModel):
@@ -204,7 +207,7 @@ def load_json_field(path: Path, field: str) -> np.ndarray:
 
 def load_data_array(ref: DataRef) -> np.ndarray:
     """Loaded once per process: a held-out split is reused by every submission of a batch."""
-    key = (ref.name, ref.file, ref.key)
+    key = (ref.name, ref.file, ref.key, ref.rows)
     if key not in _DATA_CACHE:
         from ..data import resolve
 
@@ -212,9 +215,14 @@ def load_data_array(ref: DataRef) -> np.ndarray:
         if path.suffix == ".mat":
             import scipy.io
             value = scipy.io.loadmat(path)[ref.key]
+        elif path.name.endswith(("-ubyte", "-ubyte.gz", ".idx")):  # MNIST's IDX format
+            from ..data import idx
+            value = idx.read(path)
         else:
             loaded = np.load(path, allow_pickle=False)
             value = loaded[ref.key] if ref.key else loaded
+        if ref.rows is not None:
+            value = np.array(value[ref.rows[0]:ref.rows[1]])  # a copy: the file's buffer can go
         _DATA_CACHE[key] = value
     return _DATA_CACHE[key]
 

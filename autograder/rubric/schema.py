@@ -37,6 +37,11 @@ class DataPlacement(BaseModel):
     files: list[str]
     next_to: str = Field(description="a key of `files`: placement is relative to that file's folder")
     into: str = Field("../data", description="folder, relative to next_to's folder")
+    head: dict[str, int] = Field(
+        default_factory=dict,
+        description="for files holding a dict of arrays (.pkl or .npz): keep only the first N rows of "
+                    "these entries, so the sandbox gets what the course's code reads and the rest "
+                    "(e.g. training images 20 000 on) stays held out for the judge")
 
 
 class Budget(BaseModel):
@@ -56,7 +61,8 @@ class Policy(BaseModel):
 
 class Question(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(pattern=r"^(Q|P)[0-9A-Za-z.\-]+$")
+    # Q: question numbering (Q2.1.1); T: handouts numbered by task (TDT4265's "Task 2a"); P: policies
+    id: str = Field(pattern=r"^(Q|T|P)[0-9A-Za-z.\-]+$")
     title: str
     points: float = Field(ge=0)
     visibility: Literal["public", "hidden"] = "public"

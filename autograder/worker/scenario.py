@@ -27,8 +27,31 @@ def load_pickle(path: str):
         return pickle.load(fh)  # noqa: S301 - untrusted, but we are the sandboxed side
 
 
+def call(fn, /, **kwargs):
+    """Call ``fn`` with the keyword arguments its signature accepts; the others are dropped.
+
+    Course starters grow over the years (TDT4265's ``SoftmaxModel`` gained a ``use_relu`` flag,
+    students add ``mean, std`` parameters): a probe passes every argument any known variant takes,
+    by name, and each variant receives the ones it declares. Parameters left out keep their
+    defaults; a required one left out raises ``TypeError`` as a plain call would. Functions that
+    take ``**kwargs``, and callables whose signature cannot be read, receive everything.
+    """
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return fn(**kwargs)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return fn(**kwargs)
+    named = {p.name for p in params
+             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+    return fn(**{k: v for k, v in kwargs.items() if k in named})
+
+
 SAFE_BUILTINS = {
     "load_pickle": load_pickle,
+    "call": call,
     "len": len, "range": range, "list": list, "tuple": tuple, "dict": dict, "float": float,
     "int": int, "abs": abs, "min": min, "max": max, "sum": sum, "sorted": sorted, "zip": zip,
     "enumerate": enumerate, "isinstance": isinstance, "None": None, "True": True, "False": False,
