@@ -95,15 +95,21 @@ def test_dataset_inputs_read_idx_files_and_row_ranges(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def tdt_grader(tmp_path_factory):
-    """The rubric without its training check, on a small synthetic MNIST (data.head still applies)."""
+def small_mnist(tmp_path_factory):
+    """A data directory with a small synthetic MNIST: 1 200 training and 200 test images."""
     root = tmp_path_factory.mktemp("data")
     folder = root / data.DATASETS["mnist"].folder
     folder.mkdir()
     digits.make_mnist(folder, 0, scale=0.02)
     (folder / data.registry.MARKER).write_text(json.dumps({"source": "test, scale 0.02"}))
+    return root
+
+
+@pytest.fixture(scope="module")
+def tdt_grader(small_mnist):
+    """The rubric without its training check, on a small synthetic MNIST (data.head still applies)."""
     mp = pytest.MonkeyPatch()
-    mp.setenv("AUTOGRADE_DATA", str(root))
+    mp.setenv("AUTOGRADE_DATA", str(small_mnist))
     rubric = load(SPEC)
     for q in rubric.questions:
         q.checks = [c for c in q.checks if not c.name.startswith(TRAINING_CHECK)]
@@ -172,3 +178,26 @@ def test_backward_without_the_derivative_loses_the_gradient_questions(tdt_grader
     assert lost == {"T2b", "T2c", "T3b", "T3c", "T4c"}
     t2b = next(q for q in report.questions if q.id == "T2b")
     assert any("central differences" in line for line in t2b.feedback)
+
+
+def test_the_sandbox_copy_of_mnist_holds_only_the_rows_the_course_reads(small_mnist, tmp_path, monkeypatch):
+    """data.head: the placed mnist.pkl keeps the first training rows (utils.load_full_mnist's) and the
+    test split; the training rows the judge holds out (T2c) are not in the submission's folder."""
+    from autograder.grading import provide_data
+    from autograder.intake import stage
+
+    folder = small_mnist / data.DATASETS["mnist"].folder
+    monkeypatch.setenv("AUTOGRADE_DATA", str(small_mnist))
+    rubric = load(SPEC)
+    rubric.data[0].head = {"training_images": 500, "training_labels": 500}  # 20 000 of 60 000 in the spec
+    sub = stage(REFERENCE, tmp_path / "staged", rubric.files, SPEC.parent)
+    provide_data(sub, rubric)
+    with open(sub.files["task2a"].parent / "data" / "mnist.pkl", "rb") as fh:
+        placed = pickle.load(fh)
+    assert placed["training_images"].shape == (500, 784) and placed["training_labels"].shape == (500,)
+    assert placed["test_images"].shape == (200, 784)  # the course's validation split, whole
+    # the held-out rows (here 500 on) are nowhere in the staged submission
+    held_out = idx.read(folder / "MNIST" / "raw" / "train-images-idx3-ubyte")[500:].reshape(-1, 784)
+    assert not any((placed["training_images"] == row).all(1).any() for row in held_out[:20])
+    # mnist.py is the offline copy, even if the student's would download
+    assert "never" in (sub.files["mnist"]).read_text() and "urlretrieve" not in sub.files["mnist"].read_text()
