@@ -201,3 +201,15 @@ def test_the_sandbox_copy_of_mnist_holds_only_the_rows_the_course_reads(small_mn
     assert not any((placed["training_images"] == row).all(1).any() for row in held_out[:20])
     # mnist.py is the offline copy, even if the student's would download
     assert "never" in (sub.files["mnist"]).read_text() and "urlretrieve" not in sub.files["mnist"].read_text()
+
+
+def test_sample_submissions(tdt_grader):
+    """fixtures/submissions/tdt4265-a2: ingrid (later-year variants, LeCun's momentum form) keeps full
+    marks; ola (per-split statistics, the improved sigmoid's slope without 2/3, momentum's sign) loses
+    exactly the questions of those slips."""
+    samples = ROOT / "fixtures" / "submissions" / "tdt4265-a2"
+    report = tdt_grader.grade(samples / "ingrid")
+    assert scores(report) == full(report), [q.feedback for q in report.questions]
+    report = tdt_grader.grade(samples / "ola")
+    lost = {q for q, s in scores(report).items() if s < full(report)[q]}
+    assert lost == {"T2a", "T3b", "T3c", "T4c"}
