@@ -47,6 +47,17 @@ def test_call_passes_only_the_keywords_a_signature_declares():
 
     assert call(Model, a=3, c=9).args == (3, 1)
     assert call(lambda **kw: sorted(kw), a=1, z=2) == ["a", "z"]  # **kwargs receives everything
+
+    def renamed(X_batch):
+        return X_batch
+
+    def with_stats(X, mean, std=1.0):
+        return (X, mean, std)
+
+    # positional arguments go in as they are; a keyword naming an already filled parameter is dropped
+    assert call(renamed, 5, mean=1, std=2) == 5
+    assert call(with_stats, 5, mean=1, std=2) == (5, 1, 2)
+    assert call(with_stats, 5, X=7, mean=1) == (5, 1, 1.0)
     with pytest.raises(TypeError):
         call(old, neurons_per_layer=[4, 10])  # a required argument left out fails like a plain call
     assert SAFE_BUILTINS["call"] is call
@@ -151,7 +162,8 @@ def test_blank_starter_earns_nothing_and_the_grade_ends_cleanly(tdt_grader):
 
 def test_real_student_variants_are_tolerated(tdt_grader, tmp_path):
     """A later year's 4th flag use_relu (no default), pre_process_images(X, mean, std), and the real
-    MNIST statistics typed in as constants (this copy of MNIST is synthetic) keep full marks."""
+    MNIST statistics typed in as constants (this copy of MNIST is synthetic) in a
+    pre_process_images(X_batch) keep full marks."""
     submission = variant(tmp_path, {"task2a.py": [
         ("                 use_improved_weight_init: bool  # Task 3a hyperparameter\n",
          "                 use_improved_weight_init: bool,  # Task 3a hyperparameter\n"
@@ -164,7 +176,8 @@ def test_real_student_variants_are_tolerated(tdt_grader, tmp_path):
     assert scores(report) == full(report), [q.feedback for q in report.questions]
 
     typed_in = variant(tmp_path / "b", {"task2a.py": [
-        ("    mean, std = training_set_mean_std()\n", "    mean, std = 33.32, 78.57\n")]})
+        ("    mean, std = training_set_mean_std()\n", "    mean, std = 33.32, 78.57\n"),
+        ("def pre_process_images(X: np.ndarray):\n", "def pre_process_images(X_batch: np.ndarray):\n    X = X_batch\n")]})
     report = tdt_grader.grade(typed_in)
     assert scores(report) == full(report), [q.feedback for q in report.questions]
 

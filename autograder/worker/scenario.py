@@ -27,26 +27,30 @@ def load_pickle(path: str):
         return pickle.load(fh)  # noqa: S301 - untrusted, but we are the sandboxed side
 
 
-def call(fn, /, **kwargs):
-    """Call ``fn`` with the keyword arguments its signature accepts; the others are dropped.
+def call(fn, /, *args, **kwargs):
+    """Call ``fn`` with the positional arguments and the keyword arguments its signature accepts.
 
     Course starters grow over the years (TDT4265's ``SoftmaxModel`` gained a ``use_relu`` flag,
     students add ``mean, std`` parameters): a probe passes every argument any known variant takes,
-    by name, and each variant receives the ones it declares. Parameters left out keep their
-    defaults; a required one left out raises ``TypeError`` as a plain call would. Functions that
-    take ``**kwargs``, and callables whose signature cannot be read, receive everything.
+    by name, and each variant receives the ones it declares; keywords it does not declare are
+    dropped. Positional arguments are passed as they are (for a parameter students rename, such as
+    ``X`` in ``pre_process_images(X_batch)``). Parameters left out keep their defaults; a required one
+    left out raises ``TypeError`` as a plain call would. Functions that take ``**kwargs``, and
+    callables whose signature cannot be read, receive every keyword.
     """
     import inspect
 
     try:
-        params = inspect.signature(fn).parameters.values()
+        params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return fn(**kwargs)
+        return fn(*args, **kwargs)
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return fn(**kwargs)
+        return fn(*args, **kwargs)
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    filled = {p.name for p in params[:len(args)] if p.kind in positional}
     named = {p.name for p in params
              if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
-    return fn(**{k: v for k, v in kwargs.items() if k in named})
+    return fn(*args, **{k: v for k, v in kwargs.items() if k in named and k not in filled})
 
 
 SAFE_BUILTINS = {
