@@ -83,8 +83,12 @@ class DataRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     file: str
-    key: str | None = Field(None, description=".mat key, .npz entry, or JSON/YAML entry; none for .npy")
+    key: str | None = Field(None, description=".mat key, .npz entry, or JSON/YAML entry; none for .npy "
+                                             "and IDX files")
     field: str | None = Field(None, description="JSON/YAML: this field of each item of the entry")
+    rows: tuple[int, int] | None = Field(
+        None, description="[start, stop): only these rows, e.g. the part of a training split the "
+                          "course's code never reads, held out for the judge")
 
 
 class JsonRef(BaseModel):
@@ -209,7 +213,7 @@ def load_json_field(path: Path, field: str) -> np.ndarray:
 
 def load_data_array(ref: DataRef) -> np.ndarray:
     """Loaded once per process: a held-out split is reused by every submission of a batch."""
-    key = (ref.name, ref.file, ref.key)
+    key = (ref.name, ref.file, ref.key, ref.field, ref.rows)
     if key not in _DATA_CACHE:
         from ..data import resolve
 
@@ -228,9 +232,14 @@ def load_data_array(ref: DataRef) -> np.ndarray:
             elif isinstance(items, list) and all(isinstance(i, str) for i in items):
                 items = "\n".join(items)  # lines of text
             value = items if isinstance(items, str) else np.array(items)
+        elif path.name.endswith(("-ubyte", "-ubyte.gz", ".idx")):  # MNIST's IDX format
+            from ..data import idx
+            value = idx.read(path)
         else:
             loaded = np.load(path, allow_pickle=False)
             value = loaded[ref.key] if ref.key else loaded
+        if ref.rows is not None:
+            value = np.array(value[ref.rows[0]:ref.rows[1]])  # a copy: the file's buffer can go
         _DATA_CACHE[key] = value
     return _DATA_CACHE[key]
 

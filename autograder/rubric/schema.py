@@ -42,6 +42,11 @@ class DataPlacement(BaseModel):
     optional: bool = Field(False, description="skip quietly when the dataset is not installed "
                                               "(checks that need it say needs_data)")
     prefix: str = Field("", description="put before each file name, so two sets in one folder never collide")
+    head: dict[str, int] = Field(
+        default_factory=dict,
+        description="for files holding a dict of arrays (.pkl or .npz): keep only the first N rows of "
+                    "these entries, so the sandbox gets what the course's code reads and the rest "
+                    "(e.g. training images 20 000 on) stays held out for the judge")
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -70,7 +75,8 @@ LONG_RUNNING_S = 60.0
 
 class Question(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(pattern=r"^(Q|P)[0-9A-Za-z.\-]+$")
+    # Q: question numbering (Q2.1.1); T: handouts numbered by task (TDT4265's "Task 2a"); P: policies
+    id: str = Field(pattern=r"^(Q|T|P)[0-9A-Za-z.\-]+$")
     title: str
     points: float = Field(ge=0)
     visibility: Literal["public", "hidden"] = "public"

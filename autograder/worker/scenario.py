@@ -73,8 +73,34 @@ def layer_names(params) -> list[str]:
     return [k[1:] for k in keys if isinstance(k, str) and k.startswith("W") and "b" + k[1:] in params]
 
 
+def call(fn, /, *args, **kwargs):
+    """Call ``fn`` with the positional arguments and the keyword arguments its signature accepts.
+
+    Course starters grow over the years (TDT4265's ``SoftmaxModel`` gained a ``use_relu`` flag,
+    students add ``mean, std`` parameters): a probe passes every argument any known variant takes,
+    by name, and each variant receives the ones it declares; keywords it does not declare are
+    dropped. Positional arguments are passed as they are (for a parameter students rename, such as
+    ``X`` in ``pre_process_images(X_batch)``). Parameters left out keep their defaults; a required one
+    left out raises ``TypeError`` as a plain call would. Functions that take ``**kwargs``, and
+    callables whose signature cannot be read, receive every keyword.
+    """
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return fn(*args, **kwargs)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return fn(*args, **kwargs)
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    filled = {p.name for p in params[:len(args)] if p.kind in positional}
+    named = {p.name for p in params
+             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+    return fn(*args, **{k: v for k, v in kwargs.items() if k in named and k not in filled})
+
+
 SAFE_BUILTINS = {
-    "load_pickle": load_pickle, "printed": printed, "layer_names": layer_names,
+    "load_pickle": load_pickle, "printed": printed, "layer_names": layer_names, "call": call,
     "len": len, "range": range, "list": list, "tuple": tuple, "dict": dict, "float": float,
     "int": int, "abs": abs, "min": min, "max": max, "sum": sum, "sorted": sorted, "zip": zip,
     "enumerate": enumerate, "isinstance": isinstance, "None": None, "True": True, "False": False,
