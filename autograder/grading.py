@@ -171,7 +171,7 @@ class Grader:
         self._tmp = tempfile.TemporaryDirectory(prefix="autograde-")
         reference_dir = self.rubric.path(self.rubric.reference)
         self.reference = stage(reference_dir, Path(self._tmp.name) / "reference", self.rubric.files,
-                               self.rubric.source.parent)
+                               self.rubric.source.parent, trusted=True)
         provide_data(self.reference, self.rubric)
         self._reference_worker: WorkerProcess | None = None
         self._count = 0
@@ -198,13 +198,14 @@ class Grader:
 
     # -- grading -----------------------------------------------------------------------------
     def grade(self, source: str | Path, seed: int | None = None,
-              only: set[str] | None = None) -> GradeReport:
-        """Grade one submission; ``only`` limits grading to those question ids (validation)."""
+              only: set[str] | None = None, trusted: bool = False) -> GradeReport:
+        """Grade one submission; ``only`` limits grading to those question ids and ``trusted``
+        follows file symlinks (both for validating the repository's own solutions)."""
         started = time.perf_counter()
         self._count += 1
         staging = Path(self._tmp.name) / f"submission-{self._count}"
         try:
-            submission = stage(source, staging, self.rubric.files, self.rubric.source.parent)
+            submission = stage(source, staging, self.rubric.files, self.rubric.source.parent, trusted=trusted)
         except IntakeError as exc:
             return self._unreadable(str(source), str(exc), started)
         provide_data(submission, self.rubric)
@@ -280,7 +281,7 @@ class Grader:
     def _run_case(self, kind, params, index: int, case: Case, ctx, worker, question,
                   budget) -> tuple[Outcome, str]:
         names = kind.module_names(params, set(self.rubric.files))
-        absent = [self.rubric.files[n].path for n in names if n not in ctx.submission.files]
+        absent = [self.rubric.files[n].names_text for n in names if n not in ctx.submission.files]
         if absent:
             return kind.missing(params, f"{', '.join(absent)} was not found in the submission"), "missing"
         seed = int(ctx.rng_for(params, 10_000 + index).integers(2**31))  # the worker's np.random

@@ -43,14 +43,18 @@ class Submission:
                 for n in names if n in self.files}
 
 
-def stage(source: str | Path, dest: Path, file_specs: dict, spec_dir: Path | None = None) -> Submission:
-    """Copy ``source`` into ``dest`` (created), find the rubric's files, put provided files in place."""
+def stage(source: str | Path, dest: Path, file_specs: dict, spec_dir: Path | None = None,
+          trusted: bool = False) -> Submission:
+    """Copy ``source`` into ``dest`` (created), find the rubric's files, put provided files in place.
+
+    ``trusted`` (the repository's own reference solutions) follows file symlinks, so two courses
+    that share a file byte for byte (handouts 000 and 004's nn.py) keep one copy of it."""
     source = Path(source)
     dest.mkdir(parents=True, exist_ok=True)
     os.chmod(dest, 0o755)
     problems: list[str] = []
     if source.is_dir():
-        _copy_folder(source, dest, problems)
+        _copy_folder(source, dest, problems, follow_links=trusted)
     elif source.is_file():
         _extract_zip(source, dest, problems)
     else:
@@ -121,7 +125,7 @@ def _copy_capped(stream, target: Path, budget: int, name: str) -> int:
     return written
 
 
-def _copy_folder(source: Path, dest: Path, problems: list[str]) -> None:
+def _copy_folder(source: Path, dest: Path, problems: list[str], follow_links: bool = False) -> None:
     n_files = n_bytes = 0
     for folder, dirs, files in os.walk(source, followlinks=False):
         dirs[:] = [d for d in dirs if d not in IGNORED_PARTS and not os.path.islink(os.path.join(folder, d))]
@@ -130,7 +134,7 @@ def _copy_folder(source: Path, dest: Path, problems: list[str]) -> None:
             src = Path(folder) / name
             if name in IGNORED_PARTS:
                 continue
-            if src.is_symlink():
+            if src.is_symlink() and not (follow_links and src.resolve().is_file()):
                 problems.append(f"skipped {rel_folder / name}: symbolic links are not accepted")
                 continue
             n_files += 1
@@ -172,13 +176,14 @@ def find(root: Path, tail: str) -> Path | None:
 def _locate(sub: Submission, file_specs: dict, spec_dir: Path | None) -> None:
     anchor: Path | None = None
     for name, spec in file_specs.items():
-        found = find(sub.root, spec.path)
+        found = next((f for path in [spec.path, *getattr(spec, "also", [])]
+                      if (f := find(sub.root, path)) is not None), None)
         if found is not None and anchor is None and not spec.provided:
             anchor = found.parent
         if found is not None:
             sub.files[name] = found
         elif spec.required and not spec.provided:
-            sub.missing.append(spec.path)
+            sub.missing.append(getattr(spec, "names_text", spec.path))
     for name, spec in file_specs.items():
         if not spec.provided or spec_dir is None:
             continue

@@ -33,7 +33,7 @@ def main() -> None:
             continue
         started = time.perf_counter()
         with Grader(rubric) as grader:
-            report = grader.grade(rubric.path(rubric.reference), only=long_ids)
+            report = grader.grade(rubric.path(rubric.reference), only=long_ids, trusted=True)
         print(f"{rubric.assignment}: reference, long-running questions, "
               f"{time.perf_counter() - started:.1f} s in all")
         for q in report.questions:

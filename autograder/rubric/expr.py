@@ -134,11 +134,23 @@ def cer(output, truth) -> float:
     return float(previous.min() / len(ref))
 
 
+YES = {"yes", "y", "true", "1"}
+NO = {"no", "n", "false", "0"}
+
+
+def yes_no(answer) -> float:
+    """1.0 for a yes (YES, Yes., true: YAML reads a bare yes as True), 0.0 for a no, nan otherwise."""
+    if isinstance(answer, (bool, np.bool_)):
+        return float(answer)
+    word = str(answer).strip().strip(".!").strip().lower()
+    return 1.0 if word in YES else 0.0 if word in NO else math.nan
+
+
 FUNCTIONS = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "min": min, "max": max,
              "int": int, "float": float, "log10": math.log10, "mean": lambda a: float(np.mean(a)),
              "accuracy": accuracy, "relerr": relerr, "identical": identical, "box_recall": box_recall,
              "box_precision": box_precision, "bw_ok": bw_ok, "has_shape": has_shape, "psnr": psnr,
-             "cosine": cosine, "rank": rank, "cer": cer}
+             "cosine": cosine, "rank": rank, "cer": cer, "yes_no": yes_no}
 ATTRIBUTES = {"shape", "size", "ndim"}
 BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
           ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow, ast.Mod: operator.mod}

@@ -27,6 +27,13 @@ class FileSpec(BaseModel):
         "module", description="module: imported; script: run once as __main__, its globals observed")
     provided: str | None = Field(None, description="a course file (path relative to the rubric) that "
                                                   "replaces the student's copy")
+    also: list[str] = Field(default_factory=list,
+                            description="other names accepted for the same hand-in, tried in order "
+                                        "(q1_weights.yaml for q1.py); .yaml/.json files load as data")
+
+    @property
+    def names_text(self) -> str:
+        return " or ".join([self.path, *self.also])
 
 
 class DataPlacement(BaseModel):

@@ -53,7 +53,9 @@ class Worker:
         self.event({"event": "importing", "module": name})
         figures.begin(name)
         try:
-            if how == "script":
+            if os.path.splitext(rel)[1].lower() in scenario.DATA_SUFFIXES:
+                module = scenario.load_data_file(path)
+            elif how == "script":
                 module = self._run_script(name, path)
             else:
                 module = importlib.import_module(os.path.splitext(os.path.basename(rel))[0])

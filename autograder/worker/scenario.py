@@ -13,6 +13,7 @@ missing key costs only that observation.
 from __future__ import annotations
 
 import copy
+import os
 
 import numpy as np
 
@@ -25,6 +26,31 @@ def load_pickle(path: str):
 
     with open(path, "rb") as fh:
         return pickle.load(fh)  # noqa: S301 - untrusted, but we are the sandboxed side
+
+
+DATA_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class DataFile(dict):
+    """A hand-in that is data, not code (``q1_weights.yaml``, ``answers.yaml``): its top-level keys
+    read like a module's names (``q1.W1``) or like a dict's (``answers['Q2']``)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"the file has no entry {name!r}") from None
+
+
+def load_data_file(path: str) -> DataFile:
+    import yaml  # JSON is YAML; safe_load builds plain data only
+
+    with open(path, encoding="utf-8") as fh:
+        content = yaml.safe_load(fh)
+    if not isinstance(content, dict):
+        raise ValueError(f"{os.path.basename(path)} should hold named entries (a mapping), "
+                         f"not {type(content).__name__}")
+    return DataFile({str(k): v for k, v in content.items()})
 
 
 PRINTED = "__autograde_printed__"

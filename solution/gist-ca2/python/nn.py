@@ -1,0 +1,1 @@
+../../cmu-hw5/python/nn.py

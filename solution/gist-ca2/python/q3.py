@@ -1,0 +1,1 @@
+../../cmu-hw5/python/run_q5.py

@@ -1,0 +1,1 @@
+../../../cmu-hw5/starter/python/nn.py
