@@ -84,3 +84,13 @@ def test_answers_are_never_sent_to_the_sandbox(tmp_path):
 def test_yes_no_reads_the_ways_students_write_it():
     assert [yes_no(a) for a in (True, "YES", " Yes. ", "y", "no", False, "No!")] == [1, 1, 1, 1, 0, 0, 0]
     assert all(yes_no(a) != yes_no(a) for a in ("maybe", None, "", "yes and no"))  # nan
+
+
+def test_without_the_optional_hand_ins_the_ta_grades_from_the_write_up(grader, tmp_path):
+    dest = tmp_path / "writeup-only"
+    dest.mkdir()
+    (dest / "hw2_writeup.pdf").write_bytes(b"%PDF-1.4 the numbers are in here")
+    report = grader.grade(dest)
+    assert report.question("Q1").manual and report.question("Q2").manual
+    assert "graded by a TA from the write-up" in report.question("Q1").ta_notes[0]
+    assert report.score == 0 and report.auto_max == 0 and not report.intake_problems

@@ -28,6 +28,9 @@ class CheckParams(BaseModel):
     weight: float = Field(1.0, gt=0, description="share of the question's points")
     visibility: Literal["public", "hidden"] | None = Field(
         None, description="hidden: feedback never shows expected values (default: the question's)")
+    missing: Literal["fails", "ta"] = Field(
+        "fails", description="when a file the check needs was not handed in: the check fails, or the "
+                             "TA grades it from the write-up (answers a student may give either way)")
     needs_data: list[str] = Field(
         default_factory=list, description="datasets an instructor may not have installed (the course's "
                                           "own photos): without them the check is not run, not failed")
@@ -91,6 +94,8 @@ class CheckKind:
 
     def missing(self, params, message: str) -> Outcome:
         """The verdict when a file the check needs was not handed in."""
+        if params.missing == "ta":
+            return Outcome(0.0, f"{message}: graded by a TA from the write-up", pending=True)
         return Outcome(0.0, message)
 
     def module_names(self, params, files: set[str]) -> list[str]:
