@@ -167,3 +167,21 @@ def test_checks_on_data_that_is_not_installed_are_left_out_and_said(tmp_path, mo
     assert "ocr-photos is not installed" in q1.not_run[0]
     assert report.provenance["checks_not_run"] == [f"Q1 {q1.not_run[0]}"]
     assert "## Checks not run" in write_reports(report, tmp_path / "out")["report"].read_text()
+
+
+def test_huge_and_endless_figures_stay_cheap(tmp_path):
+    started = time.perf_counter()
+    report = grade(tmp_path, """
+import matplotlib.pyplot as plt
+import numpy as np
+fig = plt.figure(figsize=(500, 500))     # 30 000 px square at the capture's resolution
+plt.imshow(np.random.rand(36, 36))
+plt.show()
+for i in range(400):                     # the same debugging plot, shown again and again
+    plt.plot([0, 1], [0, 1])
+    plt.show()
+print('done')
+""")
+    q1, q2, q3 = report.questions
+    assert q3.score == 1 and len(q1.attachments) == 1 and len(q2.attachments) == 1
+    assert time.perf_counter() - started < 60

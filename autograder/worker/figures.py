@@ -18,11 +18,14 @@ import sys
 import numpy as np
 
 MAX_FIGURES_PER_SOURCE = 24
+MAX_RENDERS_PER_SOURCE = 200   # plt.show() in a loop over thousands of images must stay cheap
+MAX_PIXELS = 4_000_000         # a figsize=(500, 500) figure is drawn smaller, not at 30 000 px square
 MAX_PNG_BYTES = 2 << 20
 DPI = 60
 
 _captured: dict[str, list[dict]] = {}
 _seen: dict[str, set[str]] = {}
+_renders: dict[str, int] = {}
 _source = ["(probe)"]
 _original_savefig = []
 
@@ -107,11 +110,14 @@ def _snapshot_open(plt, event: str) -> None:
 def _snapshot(fig, event: str) -> None:
     source = _source[0]
     kept = _captured.setdefault(source, [])
-    if len(kept) >= MAX_FIGURES_PER_SOURCE:
+    _renders[source] = _renders.get(source, 0) + 1
+    if len(kept) >= MAX_FIGURES_PER_SOURCE or _renders[source] > MAX_RENDERS_PER_SOURCE:
         return
     try:
+        width, height = fig.get_size_inches()
+        dpi = min(DPI, (MAX_PIXELS / max(width * height, 1e-6)) ** 0.5)
         buffer = io.BytesIO()
-        _original_savefig[0](fig, buffer, format="png", dpi=DPI)
+        _original_savefig[0](fig, buffer, format="png", dpi=dpi)
         png = buffer.getvalue()
         digest = hashlib.sha256(png).hexdigest()
         if len(png) > MAX_PNG_BYTES or digest in _seen.setdefault(source, set()):
