@@ -1,4 +1,5 @@
-"""CS/DS 541 HW3, Problem 2: a ReLU network on Fashion-MNIST in PyTorch, tuned on a validation split.
+"""CS/DS 541 HW3, Problems 2 and 3: a ReLU network on Fashion-MNIST in PyTorch, tuned on a validation
+split, and the loss landscape around an SGD trajectory.
 
 Run from a folder holding fashion_mnist_{train,test}_{images,labels}.npy (the handout's files):
 ``python homework3.py``. Hyper-parameters are chosen on a validation split forked off the training
@@ -65,6 +66,72 @@ def train(model, x, y, learning_rate, batch_size, epochs, l2=0.0, log_last=0):
     return model
 
 
+def flat_parameters(model):
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).numpy().copy()
+
+
+def set_flat_parameters(model, flat):
+    offset = 0
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.tensor(flat[offset:offset + p.numel()]).reshape(p.shape))
+            offset += p.numel()
+
+
+def trajectory_of_sgd(model, x, y, learning_rate, batch_size, epochs, samples_per_epoch=4):
+    """Plain SGD on (x, y), keeping the flattened parameters a few times per epoch."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+    generator = torch.Generator().manual_seed(SEED)
+    steps = -(-len(x) // batch_size)
+    keep = set(np.linspace(0, steps - 1, samples_per_epoch).astype(int))
+    points = [flat_parameters(model)]
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=generator)
+        for step, start in enumerate(range(0, len(x), batch_size)):
+            idx = order[start:start + batch_size]
+            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if step in keep:
+                points.append(flat_parameters(model))
+    return np.array(points)
+
+
+def plotPath(model, x, y, trajectory, grid_size=25, filename='loss_landscape.png'):
+    """Problem 3: the unregularised training cross-entropy over the plane of the trajectory's two
+    principal components (PCA by SVD of the centred trajectory), with the trajectory on it."""
+    import matplotlib.pyplot as plt
+
+    mean = trajectory.mean(axis=0)
+    _, _, components = np.linalg.svd(trajectory - mean, full_matrices=False)
+    components = components[:2]
+    path = (trajectory - mean) @ components.T
+    margin = 0.5 * np.ptp(path, axis=0) + 1e-3
+    xs = np.linspace(path[:, 0].min() - margin[0], path[:, 0].max() + margin[0], grid_size)
+    ys = np.linspace(path[:, 1].min() - margin[1], path[:, 1].max() + margin[1], grid_size)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+
+    def loss_at(point):
+        set_flat_parameters(model, mean + point @ components)
+        with torch.no_grad():
+            return nn.functional.cross_entropy(model(x), y).item()
+
+    surface = np.array([[loss_at(np.array([a, b])) for a, b in zip(row_x, row_y)]
+                        for row_x, row_y in zip(grid_x, grid_y)])
+    path_loss = np.array([loss_at(p) for p in path])
+    fig = plt.figure(figsize=(8, 6))
+    ax = fig.add_subplot(projection='3d')
+    ax.plot_surface(grid_x, grid_y, surface, alpha=0.6, cmap='viridis')
+    ax.scatter(path[:, 0], path[:, 1], path_loss, color='red', s=12)
+    ax.set_xlabel('principal component 1')
+    ax.set_ylabel('principal component 2')
+    ax.set_zlabel('training cross-entropy')
+    fig.savefig(filename)
+    plt.show()
+    return components, path, surface
+
+
 def accuracy(model, x, y):
     model.eval()
     with torch.no_grad():
@@ -113,6 +180,14 @@ if __name__ == '__main__':
     test_x, test_y = load('test')
     print('test accuracy {:.4f} (final training {:.0f} s)'.format(accuracy(model, test_x, test_y),
                                                                  time.perf_counter() - started))
+
+    # Problem 3: the loss landscape around an SGD trajectory, on 2 500 training examples
+    torch.manual_seed(SEED)
+    small = Network(best['n_hidden_layers'], best['n_units'])
+    subset_x, subset_y = train_x[:2500], train_y[:2500]
+    trajectory = trajectory_of_sgd(small, subset_x, subset_y, learning_rate=0.05, batch_size=64, epochs=10)
+    plotPath(small, subset_x, subset_y, trajectory)
+    print('loss landscape: {} points on the trajectory, saved loss_landscape.png'.format(len(trajectory)))
 
     # Problem 2.4 (bonus): the same network and settings with BatchNorm
     started = time.perf_counter()
