@@ -39,9 +39,10 @@ questions:
 """
 
 DRAWS = """
+import sys
 import matplotlib.pyplot as plt
 import numpy as np
-print("hello world")
+print("hello world", sys.stdout.isatty(), sys.stdout.encoding)
 for i in range(3):                      # shown in a loop: every state is kept once
     plt.plot(np.arange(10) * i)
     plt.pause(1500)                      # would sleep 25 minutes under Agg without the capture

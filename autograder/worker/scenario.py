@@ -85,6 +85,10 @@ class PrintedTail:
     def text(self) -> str:
         return "".join(self.parts)
 
+    def __getattr__(self, name):
+        """Everything else (isatty, fileno, encoding, buffer) is the real stream's."""
+        return getattr(self.stream, name)
+
 
 def printed(script) -> str:
     """What a script run as ``__main__`` printed (``printed(run_q4)`` in a probe step)."""
