@@ -27,7 +27,7 @@ class Worker:
     def __init__(self, source: str, resp_fd: int):
         self.resp_fd = resp_fd
         self.workdir = tempfile.mkdtemp(prefix="submission-")
-        shutil.copytree(source, self.workdir, dirs_exist_ok=True, symlinks=False)
+        shutil.copytree(source, self.workdir, dirs_exist_ok=True, symlinks=False, copy_function=_copy_or_link)
         self.modules: dict[str, object] = {}
         self.failed_imports: dict[str, dict] = {}
         self.script_errors: dict[str, dict] = {}
@@ -129,6 +129,18 @@ class Worker:
         except (TypeError, ValueError) as exc:  # an observation that is not data after all
             err = {"type": "UnencodableResult", "message": str(exc)[:300], "phase": "run"}
             protocol.write_frame(self.resp_fd, {"id": rid, "ok": False, "error": err}, None)
+
+
+LINK_ABOVE_BYTES = 1 << 20
+
+
+def _copy_or_link(src: str, dst: str) -> None:
+    """Code and small files are copied (the student may rewrite them); datasets (MNIST is 55 MB)
+    are linked read-only to the submission's copy: copying them cost seconds per worker."""
+    if os.path.getsize(src) > LINK_ABOVE_BYTES:
+        os.symlink(src, dst)
+    else:
+        shutil.copy2(src, dst)
 
 
 class ImportFailure(Exception):

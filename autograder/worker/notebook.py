@@ -10,6 +10,8 @@ frames in files of the shared folder; the grader reads replies as data, never as
 """
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import os
 import sys
 import types
@@ -29,10 +31,33 @@ def start(source: str, notebook: str, key: str, shim_names: list[str], seed: int
     shims.apply(shim_names)
     figures.install()
     figures.begin(key)
-    if uses_torch:
-        import torch  # noqa: F401 - imported now so that its generator is seeded too
     seed_everything(seed)
+    if uses_torch and "torch" not in sys.modules:
+        sys.meta_path.insert(0, _SeedOnImport("torch", seed))  # importing torch here would cost ~1 s
     _state.update(worker=worker, key=key)
+
+
+class _SeedOnImport(importlib.abc.MetaPathFinder):
+    """Seed a library's generator right after the notebook first imports it."""
+
+    def __init__(self, name: str, seed: int):
+        self.name, self.seed = name, seed
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            module.manual_seed(self.seed)
+
+        spec.loader.exec_module = exec_module
+        return spec
 
 
 def _notebook_module(user_ns: dict) -> types.ModuleType:
