@@ -362,7 +362,8 @@ class Runners:
         self.sessions: dict[str, NotebookSession] = {}
 
     def for_names(self, names: list[str]):
-        notebooks = [n for n in names if self.rubric.files[n].run_as == "notebook"]
+        notebooks = [n for n in names if n in self.submission.files
+                     and self.rubric.files[n].run_as_for(self.submission.files[n].name) == "notebook"]
         if not notebooks:
             return self.worker
         key = notebooks[0]
@@ -434,13 +435,15 @@ def head_of(path: Path, head: dict[str, int]) -> Path:
     from .data import idx
 
     is_idx = path.name.endswith("-ubyte")
-    if is_idx and path.name not in head:
+    if (is_idx or path.suffix == ".npy") and path.name not in head:
         return path
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size, tuple(sorted(head.items())))
     if key not in _HEADS or not _HEADS[key].exists():
         if is_idx:
             content = {path.name: idx.read(path)}
+        elif path.suffix == ".npy":
+            content = {path.name: np.load(path, allow_pickle=False)}
         elif path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as loaded:
                 content = {k: loaded[k] for k in loaded.files}
@@ -454,6 +457,8 @@ def head_of(path: Path, head: dict[str, int]) -> Path:
         out = folder / path.name
         if is_idx:
             idx.write(out, content[path.name])
+        elif path.suffix == ".npy":
+            np.save(out, content[path.name])
         elif path.suffix == ".npz":
             np.savez(out, **content)
         else:

@@ -39,7 +39,9 @@ class Submission:
 
     def module_paths(self, names, file_specs: dict) -> dict[str, dict]:
         """What the worker loads for these names: where each file is and whether it is a script."""
-        return {n: {"path": str(self.files[n].relative_to(self.root)), "as": file_specs[n].run_as}
+        return {n: {"path": str(self.files[n].relative_to(self.root)),
+                    "as": file_specs[n].run_as_for(self.files[n].name),
+                    **({"watch": file_specs[n].watch} if getattr(file_specs[n], "watch", None) else {})}
                 for n in names if n in self.files}
 
 

@@ -33,6 +33,10 @@ class FileSpec(BaseModel):
                             description="other names accepted for the same hand-in, tried in order "
                                         "(q1_weights.yaml for q1.py); .yaml/.json files load as data")
 
+    watch: list[str] = Field(default_factory=list,
+                             description="script: functions whose calls are recorded while it runs "
+                                         "(arguments' sizes, files opened, optimizers created), read by "
+                                         "probes with watched(name)")
     cell_time_s: float = Field(300.0, gt=0, description="notebook: wall time of one cell")
     time_s: float = Field(1800.0, gt=0, description="notebook: wall time of all its cells together")
     memory_mb: int | None = Field(None, ge=64, description="notebook: the kernel's memory budget "
@@ -46,6 +50,11 @@ class FileSpec(BaseModel):
         elif notebook != (self.run_as == "notebook"):
             raise ValueError("run_as: notebook is for .ipynb files, and .ipynb files run as notebooks")
         return self
+
+    def run_as_for(self, found: str) -> str:
+        """How the file handed in runs: a notebook accepted in ``also`` (homework3.ipynb for
+        homework3.py) runs as a notebook, whatever the main name's way."""
+        return "notebook" if str(found).endswith(".ipynb") else self.run_as
 
     @property
     def names_text(self) -> str:

@@ -8,6 +8,7 @@ stdout/stderr can never be mistaken for a reply.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import importlib
 import os
@@ -20,7 +21,7 @@ import time
 import traceback
 import types
 
-from . import figures, protocol, scenario, shims
+from . import figures, protocol, scenario, shims, watch
 
 
 class Worker:
@@ -40,11 +41,11 @@ class Worker:
             if name in self.failed_imports:
                 raise ImportFailure(self.failed_imports[name])
             if name not in self.modules:
-                self.modules[name] = self._load(name, how["path"], how.get("as", "module"))
+                self.modules[name] = self._load(name, how["path"], how.get("as", "module"), how.get("watch", []))
             loaded[name] = self.modules[name]
         return loaded
 
-    def _load(self, name: str, rel: str, how: str):
+    def _load(self, name: str, rel: str, how: str, watched: list[str]):
         path = os.path.join(self.workdir, rel)
         folder = os.path.dirname(path)
         if folder not in sys.path:
@@ -56,7 +57,7 @@ class Worker:
             if os.path.splitext(rel)[1].lower() in scenario.DATA_SUFFIXES:
                 module = scenario.load_data_file(path)
             elif how == "script":
-                module = self._run_script(name, path)
+                module = self._run_script(name, path, watched)
             else:
                 module = importlib.import_module(os.path.splitext(os.path.basename(rel))[0])
         except BaseException as exc:  # noqa: BLE001 - SystemExit and friends included
@@ -68,12 +69,18 @@ class Worker:
         self.event({"event": "imported", "module": name})
         return module
 
-    def _run_script(self, name: str, path: str):
+    def _run_script(self, name: str, path: str, watched: list[str]):
         """Run a script as ``__main__``; its globals survive a crash part-way (noted on every reply)."""
         module = types.ModuleType("__main__")
         module.__file__ = path
         with open(path, "rb") as fh:
-            code = compile(fh.read(), path, "exec")  # a SyntaxError fails the load itself
+            source = fh.read()
+        if watched:
+            tree = watch.rewrite(ast.parse(source, path), watched)  # a SyntaxError fails the load itself
+            module.__dict__["__autograde_watch__"] = watch.wrap
+            code = compile(tree, path, "exec")
+        else:
+            code = compile(source, path, "exec")
         saved_argv, sys.argv = sys.argv, [path]
         printed = scenario.PrintedTail(sys.stdout)
         try:

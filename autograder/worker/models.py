@@ -35,6 +35,38 @@ def find_model(where, *names: str):
     return max(found.values(), key=param_count)
 
 
+def find_model_with(where, *functions: str):
+    """The largest model whose forward pass calls one of ``functions`` (a BatchNorm or Dropout
+    variant: ``find_model_with(script, 'batch_norm', 'dropout')``), tried on a flat 784 input."""
+    probe = np.zeros((2, 784), dtype=np.float32)
+    matches = []
+    for model in _modules_in(where).values():
+        try:
+            names = call_names(model, probe)
+        except Exception:  # noqa: BLE001 - a loss function, a layer, another input size
+            continue
+        if any(f in names for f in functions):
+            matches.append(model)
+    if not matches:
+        raise LookupError(f"no model whose forward pass calls {' or '.join(functions)}")
+    return max(matches, key=param_count)
+
+
+def find_loader(where, *names: str):
+    """The training ``DataLoader`` among ``where``'s globals: named first, else the one over the
+    largest dataset; ``len(loader)`` is then the number of batches in an epoch."""
+    from torch.utils.data import DataLoader
+
+    items = where.items() if isinstance(where, dict) else vars(where).items()
+    found = {k: v for k, v in items if isinstance(v, DataLoader) and not k.startswith("_")}
+    for name in names:
+        if name in found:
+            return found[name]
+    if not found:
+        raise LookupError("no torch DataLoader among the script's names")
+    return max(found.values(), key=lambda loader: len(loader.dataset))
+
+
 def param_count(model) -> int:
     """Number of parameters, as the handouts count them (weights and biases, trainable or not)."""
     return int(sum(p.numel() for p in model.parameters()))
@@ -192,4 +224,5 @@ def optimizer_state(opt) -> dict:
 
 BUILTINS = {"find_model": find_model, "param_count": param_count, "param_shapes": param_shapes,
             "predict": predict, "forward_calls": forward_calls, "call_names": call_names, "conv_settings": conv_settings,
-            "find_optimizer": find_optimizer, "optimizer_state": optimizer_state}
+            "find_optimizer": find_optimizer, "optimizer_state": optimizer_state,
+            "find_model_with": find_model_with, "find_loader": find_loader}
