@@ -168,7 +168,7 @@ def kit_command(args, console: Console) -> int:
         built = build_kit(spec, Path(args.out), seed=KIT_SEED if args.seed is None else args.seed)
         console.print(f"[green]kit[/green] {built.folder}: {built.replies} recorded reference replies")
         for note in built.notes:
-            console.print(f"  left to the TA: {note}")
+            console.print(f"  {note}")
         if built.reference_short:
             status = 1
             console.print("[red]FAIL[/red] the reference solution falls short through the kit: "

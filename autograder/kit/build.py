@@ -39,7 +39,7 @@ FORMAT = 1
 class BuiltKit:
     folder: Path
     reference: GradeReport   # the reference solution graded through the kit, replies recorded
-    notes: list[str]         # what stayed with the TA, for the instructor
+    notes: list[str]         # what stayed with the TA or shipped specially, for the instructor
     replies: int
 
     @property

@@ -129,7 +129,7 @@ def is_write_up(question, kit: Kit) -> bool:
 
 def parts_elsewhere(result: QuestionResult, question) -> list[Elsewhere]:
     total = sum(c.weight for c in question.checks) or 1.0
-    rows = []
+    rows = [Elsewhere(result.id, result.title, 0.0, line) for line in result.not_run]  # data not installed
     hidden = sum(c.weight for c in question.checks if c.kind == "manual" and c.visibility == "hidden")
     if hidden:
         rows.append(Elsewhere(result.id, result.title, result.points * hidden / total, HIDDEN))

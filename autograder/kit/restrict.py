@@ -11,6 +11,8 @@ placeholder of the same weight (it scores nothing and is listed as pending):
 * a check reading a file no public fixture set vouches for: left to the TA's run.
 
 TA instructions of manual and figures checks stay out (they may say what a good answer looks like).
+Course files a rubric ``provided`` (e.g. handout 004's util.py) ship, wherever they are kept: the
+rubric declares them handed out, and the TA's grade puts them in place of the student's copy too.
 """
 from __future__ import annotations
 
@@ -86,14 +88,11 @@ class Restrictor:
                 for name in files_used(c, set(rubric.files))}
         rubric.data = [p for p in placements if p is not None and p.next_to in used]
         for key, spec in rubric.files.items():
-            if spec.provided:
+            if spec.provided:  # a course file students are handed, put in place of their copy
                 source = self.rubric.path(spec.provided)
-                if self.public.allowed(source):
-                    spec.provided = self._ship(source, f"provided/{key}/{source.name}")
-                else:
-                    self.out.notes.append(f"{spec.path}: the course's copy stays with the TA (it lies in "
-                                          "the reference solution); the student's own copy is used")
-                    spec.provided = None
+                spec.provided = self._ship(source, f"provided/{key}/{source.name}")
+                self.out.notes.append(f"ships {spec.path}: a course file the rubric provides "
+                                      "(it replaces the student's copy, as in the TA's grade)")
         rubric.reference = REPLIES_FOLDER
         rubric.starter = rubric.mutants = None
         self.out.rubric = rubric
@@ -125,7 +124,9 @@ class Restrictor:
         if question.long_running and not question.is_manual:
             self.out.long_running.append(question.id)
             text = LONG.format(seconds=question.time_s)
-            return question.model_copy(update={"checks": [placeholder(c, text) for c in question.checks]})
+            return question.model_copy(update={"checks": [placeholder(c, HIDDEN, hidden=True)
+                                                          if c.visibility == "hidden" else placeholder(c, text)
+                                                          for c in question.checks]})
         return question.model_copy(update={"checks": [self._check(c) for c in question.checks]})
 
     def _check(self, check):
