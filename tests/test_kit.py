@@ -20,6 +20,7 @@ from rich.console import Console
 from autograder import fixtures
 from autograder.checks.manual import Params as Manual
 from autograder.grading import Grader, ReferenceSolution
+from autograder.intake import stage
 from autograder.kit import KitError
 from autograder.kit.build import KIT_SEED, build_kit
 from autograder.kit.check import OWN_MACHINE, Kit, check, find_kit, not_checked_here, print_check
@@ -158,13 +159,28 @@ def copy_of(folder: Path, dest: Path) -> Path:
     return dest
 
 
+LAPTOP = Layers(frozenset({"rlimits"}), {n: HINTS[n] for n in ("bubblewrap", "cgroup-memory", "cgroup-pids",
+                                                                  "uid-drop", "kill-tree", "seccomp")})
+
+
 @pytest.fixture(scope="module")
 def reference_checks(kits, tmp_path_factory):
-    """``autograde check`` on a copy of each reference solution."""
+    """``autograde check`` on a copy of each reference solution. Handout 001's runs as on a laptop
+    without root or bubblewrap (only rlimits), with the kit inside the homework as .autograde-kit."""
+    import autograder.grading
+
     reports = {}
-    for name, (_, kit) in kits.items():
+    for name, (built, kit) in kits.items():
         rubric = load(SPECS[name])
-        reports[name] = check(copy_of(rubric.path(rubric.reference), tmp_path_factory.mktemp(name) / "ref"), kit)
+        homework = copy_of(rubric.path(rubric.reference), tmp_path_factory.mktemp(name) / "ref")
+        if name == "apl405-hw2":
+            shutil.copytree(built.folder, homework / ".autograde-kit")
+            with pytest.MonkeyPatch.context() as patch:
+                patch.delenv("AUTOGRADE_REQUIRE_SANDBOX", raising=False)
+                patch.setattr(autograder.grading, "detect", lambda: LAPTOP)
+                reports[name] = check(homework, find_kit(homework))
+        else:
+            reports[name] = check(homework, kit)
     return reports
 
 
@@ -233,17 +249,10 @@ def test_hidden_questions_and_checks_are_listed_with_points(kits, reference_chec
     assert kits["apl405-hw2"][1].rubric.question("Q2").points == 2
 
 
-def test_check_runs_with_bubblewrap_and_cgroups_missing(kits, tmp_path, monkeypatch):
+def test_check_runs_with_bubblewrap_and_cgroups_missing(kits, reference_checks):
     """What a laptop without root or bubblewrap has: the grade is the same, and it says so."""
-    import autograder.grading
-
-    monkeypatch.delenv("AUTOGRADE_REQUIRE_SANDBOX", raising=False)
-    missing = ("bubblewrap", "cgroup-memory", "cgroup-pids", "uid-drop", "kill-tree", "seccomp")
-    laptop = Layers(frozenset({"rlimits"}), {n: HINTS[n] for n in missing})
-    monkeypatch.setattr(autograder.grading, "detect", lambda: laptop)
     _, kit = kits["apl405-hw2"]
-    rubric = load(SPECS["apl405-hw2"])
-    report = check(copy_of(rubric.path(rubric.reference), tmp_path / "ref"), kit)
+    report = reference_checks["apl405-hw2"]
     assert report.provenance["sandbox"]["active"] == ["rlimits"]
     assert report.question("Q1").score == 3
     out = io.StringIO()
@@ -251,6 +260,14 @@ def test_check_runs_with_bubblewrap_and_cgroups_missing(kits, tmp_path, monkeypa
     text = out.getvalue()
     assert "isolation layers missing here: bubblewrap, cgroup-memory" in text and OWN_MACHINE in text
     assert "Q2" in text and "hidden check, graded after the deadline" in text
+
+
+def test_kit_folder_inside_the_homework_is_not_graded(reference_checks):
+    report = reference_checks["apl405-hw2"]  # its .autograde-kit/ sits in the homework folder
+    assert report.question("Q1").score == 3 and not report.intake_problems
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = stage(report.submission, Path(tmp) / "s", {})
+        assert not any(".autograde-kit" in p.parts for p in staged.root.rglob("*"))
 
 
 def test_find_kit_here_above_env_and_by_assignment(kits, tmp_path, monkeypatch):
@@ -265,14 +282,6 @@ def test_find_kit_here_above_env_and_by_assignment(kits, tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOGRADE_KIT", str(kits["cmu-hw5"][0].folder))
     assert find_kit(homework).meta["assignment"] == "cmu-hw5"  # the environment comes first
     assert find_kit(homework, str(built.folder)).meta["assignment"] == "apl405-hw2"
-
-
-def test_kit_folder_inside_the_homework_is_not_graded(kits, tmp_path):
-    built, kit = kits["apl405-hw2"]
-    homework = copy_of(load(SPECS["apl405-hw2"]).path("../solution/apl405-hw2"), tmp_path / "hw2")
-    shutil.copytree(built.folder, homework / ".autograde-kit")
-    report = check(homework, kit)
-    assert report.question("Q1").score == 3 and not report.intake_problems
 
 
 # ------------------------------------------------------------------------------------------
@@ -326,3 +335,95 @@ def test_autograde_check_as_nobody_without_bubblewrap(kits, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 / 3" in done.stdout
     assert "isolation layers missing here: bubblewrap" in done.stdout and "uid-drop" in done.stdout
+
+
+# ------------------------------------------------------------------------------------------
+# a toy course: which files ship, and what is left to the TA
+
+
+TOY_RUBRIC = """
+assignment: toy
+title: Toy course
+reference: ../solution/toy
+files:
+  mod: {path: mod.py}
+questions:
+  - id: Q1
+    title: double
+    points: 2
+    checks:
+      - kind: value
+        name: double of the public values
+        cases: 1
+        probe:
+          inputs: {x: {json: {path: ../fixtures/public/toy/data.json, field: items.v}}}
+          steps: ["y = mod.double(x)"]
+          observe: {y: y}
+      - kind: value
+        name: double of values no manifest vouches for
+        cases: 1
+        probe:
+          inputs: {x: {json: {path: ../fixtures/loose/data.json, field: items.v}}}
+          steps: ["y = mod.double(x)"]
+          observe: {y: y}
+  - id: Q2
+    title: judged with the reference on the student's own output
+    points: 2
+    checks:
+      - kind: evaluate
+        name: scaled by the reference
+        probe: {inputs: {x: {normal: [3]}}, steps: ["y = mod.double(x)"], observe: {y: y}}
+        then: {steps: ["z = mod.triple(y)"], observe: {z: z}}
+        thresholds:
+          close: {value: "relerr(z, 6 * x)", at_most: 1.0e-9}
+      - kind: value
+        name: needs the course's photos
+        needs_data: [ocr-photos]
+        probe: {inputs: {x: {normal: [3]}}, steps: ["y = mod.double(x)"], observe: {y: y}}
+"""
+
+
+@pytest.fixture
+def toy(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOGRADE_DATA", str(tmp_path / "no-data"))  # the photos are not installed
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "toy.yaml").write_text(TOY_RUBRIC)
+    (tmp_path / "solution" / "toy").mkdir(parents=True)
+    (tmp_path / "solution" / "toy" / "mod.py").write_text("def double(x):\n    return 2 * x\n\n\n"
+                                                          "def triple(x):\n    return 3 * x\n")
+    data = json.dumps({"items": [{"v": 1.0}, {"v": 2.5}]})
+    for folder in ("public/toy", "loose"):
+        (tmp_path / "fixtures" / folder).mkdir(parents=True)
+        (tmp_path / "fixtures" / folder / "data.json").write_text(data)
+    fixtures.save(tmp_path / "fixtures", fixtures.Manifest(sets=[fixtures.FixtureSet(
+        name="toy", folder="public/toy", visibility="public",
+        files=fixtures.files_of(tmp_path / "fixtures" / "public" / "toy"))]))
+    return tmp_path
+
+
+def test_toy_kit_ships_vouched_files_and_leaves_the_rest_to_the_ta(toy, tmp_path):
+    from autograder.data import resolve
+
+    if resolve("ocr-photos", make=False) is not None:
+        pytest.skip("the course's photos are installed system-wide here")
+    built = build_kit(toy / "specs" / "toy.yaml", tmp_path / "dist")
+    kit = Kit.open(built.folder)
+    assert (built.folder / "fixtures" / "public" / "toy" / "data.json").is_file()
+    assert not (built.folder / "fixtures" / "loose").exists()
+    checks = kit.rubric.question("Q1").checks
+    assert checks[0].probe.inputs["x"].json_field.path == "fixtures/public/toy/data.json"
+    assert checks[1].kind == "manual"  # a file no public fixture set vouches for stays with the TA
+
+    student = tmp_path / "student"
+    student.mkdir()
+    (student / "mod.py").write_text("def double(x):\n    return 2 * x + 1e-3\n")  # close, not right
+    report = check(student, kit)
+    assert report.question("Q1").checks[0].fraction == 0  # the recorded reference says 2x
+    q2 = report.question("Q2")
+    assert q2.checks[0].pending and NOT_RECORDED in q2.checks[0].outcomes[0].message
+    assert q2.score == 0 and q2.auto_max == 0  # pending: neither passed nor failed
+    rows = {r.title: (r.points, r.why) for r in not_checked_here(report, kit)}
+    assert rows["judged with the reference on the student's own output: scaled by the reference"] == (1.0, NOT_RECORDED)
+    points, why = rows["judged with the reference on the student's own output: needs the course's photos"]
+    assert points == 1.0 and "ocr-photos is not installed" in why
+    assert rows["double: double of values no manifest vouches for"][0] == 1.0

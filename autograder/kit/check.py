@@ -129,7 +129,13 @@ def is_write_up(question, kit: Kit) -> bool:
 
 def parts_elsewhere(result: QuestionResult, question) -> list[Elsewhere]:
     total = sum(c.weight for c in question.checks) or 1.0
-    rows = [Elsewhere(result.id, result.title, 0.0, line) for line in result.not_run]  # data not installed
+    rows = []
+    for check in question.checks:  # needs a dataset this machine does not have (the course's photos)
+        label = check.name or check.kind
+        for line in result.not_run:
+            if line.startswith(f"{label}: "):
+                rows.append(Elsewhere(result.id, f"{result.title}: {label}", result.points * check.weight / total,
+                                      line[len(label) + 2:]))
     hidden = sum(c.weight for c in question.checks if c.kind == "manual" and c.visibility == "hidden")
     if hidden:
         rows.append(Elsewhere(result.id, result.title, result.points * hidden / total, HIDDEN))
