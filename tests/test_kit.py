@@ -284,6 +284,20 @@ def test_find_kit_here_above_env_and_by_assignment(kits, tmp_path, monkeypatch):
     assert find_kit(homework, str(built.folder)).meta["assignment"] == "apl405-hw2"
 
 
+def test_cli_check_prints_the_table_and_what_is_left(kits, tmp_path, capsys, monkeypatch):
+    from autograder.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    built, _ = kits["apl405-hw2"]
+    homework = copy_of(load(SPECS["apl405-hw2"]).path("../solution/apl405-hw2"), tmp_path / "hw2")
+    assert main(["check", str(homework), "--kit", str(built.folder.parent), "--out", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    assert "3 / 3" in text and "Not checked here" in text and "hidden check, graded after the deadline" in text
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [t["number"] for t in results["tests"]] == ["Q1"] and results["tests"][0]["score"] == 3
+    assert main(["check", str(homework), "--kit", str(tmp_path / "nowhere")]) == 2
+
+
 # ------------------------------------------------------------------------------------------
 # the recording itself
 

@@ -24,7 +24,7 @@ from ..report.terminal import print_report
 from ..report.writers import _fmt
 from ..rubric.schema import Rubric, load
 from . import KitError
-from .build import KIT_FILE, RUBRIC_FILE
+from .build import FORMAT, KIT_FILE, RUBRIC_FILE
 from .recording import NOT_RECORDED, Recording, ReplayReference
 from .restrict import HIDDEN, NEEDS_FILES, REPLIES_FOLDER
 
@@ -42,6 +42,9 @@ class Kit:
     @classmethod
     def open(cls, folder: Path) -> "Kit":
         meta = json.loads((folder / KIT_FILE).read_text())
+        if meta.get("format") != FORMAT:
+            raise KitError(f"{folder}: a kit of format {meta.get('format')}; this grader reads format {FORMAT} "
+                           "(install the grader version the course names)")
         return cls(folder, meta, load(folder / RUBRIC_FILE))
 
     @property
