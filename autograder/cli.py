@@ -60,6 +60,8 @@ def grade_command(args, console: Console) -> int:
     if not submission.exists():
         raise IntakeError(f"{submission}: no such file or folder")
     spec = Path(args.spec) if args.spec else identify_spec(submission, Path(args.specs_dir))
+    if (spec.parent / "kit.json").is_file():  # its reference is a recording: only `check` replays it
+        raise RubricError(f"{spec} is a student kit's rubric: run autograde check {submission} --kit {spec.parent}")
     out = Path(args.out) if args.out else Path("reports") / _stem(submission)
     with Grader(spec, sandboxed=not args.no_sandbox) as grader:
         report = grader.grade(submission, seed=args.seed)

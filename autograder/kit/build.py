@@ -96,7 +96,7 @@ def readme(rubric: Rubric, meta: dict) -> str:
 
 Check your homework against the public checks before you hand it in.
 
-1. Install the course's grader: pip install autograder (version {meta['grader_version']}).
+1. Install the course's grader, as the course says (the `autograde` command, version {meta['grader_version']}).
 2. Put this folder into your homework folder and name it .autograde-kit
    (or anywhere above it; or set AUTOGRADE_KIT=/path/to/this/folder; or pass --kit FOLDER).
 3. In your homework folder run:
