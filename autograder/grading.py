@@ -26,7 +26,7 @@ from .notebooks import NotebookBudget, NotebookRun, NotebookSession
 from .provenance import provenance
 from .rubric.schema import Question, Rubric, load
 from .sandbox.layers import detect
-from .sandbox.process import WorkerProcess
+from .sandbox.process import Reply, WorkerProcess
 
 
 MAX_MESSAGES_PER_CHECK = 2
@@ -165,34 +165,54 @@ class GradingContext:
         return np.random.default_rng([self.seed, *self.key, case_index])
 
 
+class ReferenceUnavailable(Exception):
+    """The reference cannot answer a request here (a student's self-check kit holds no solution):
+    the case is left for the TA's grade, never passed or failed."""
+
+
+class ReferenceSolution:
+    """The trusted reference solution, staged once: its worker (and notebooks), outside the
+    sandbox, kept for the whole batch."""
+
+    def __init__(self, rubric: Rubric, folder: Path):
+        self.rubric = rubric
+        self.staged = stage(rubric.path(rubric.reference), folder, rubric.files, rubric.source.parent,
+                            trusted=True)
+        provide_data(self.staged, rubric)
+        self._runners: Runners | None = None
+
+    def request(self, header: dict, inputs, names: list[str], *, time_s: float) -> Reply:
+        """Run one follow-up request; ``header`` carries the scenario and seed, ``names`` the files."""
+        if self._runners is None:
+            worker = WorkerProcess(str(self.staged.root), self.rubric.policy.shims,
+                                   self.rubric.policy.limits, sandboxed=False)
+            self._runners = Runners(worker, self.rubric, self.staged, 0, False, None)
+        modules = self.staged.module_paths(names, self.rubric.files)
+        return self._runners.for_names(names).request(dict(header, modules=modules), inputs, time_s=time_s,
+                                                      import_time_s=120)
+
+    def close(self) -> None:
+        if self._runners is not None:
+            self._runners.close()
+            self._runners = None
+
+
 class Grader:
-    def __init__(self, rubric: Rubric | str | Path, sandboxed: bool = True):
+    """Grades submissions against one rubric. ``reference`` answers the checks' follow-up requests
+    (anything with ``request`` and ``close``, e.g. a student kit's recorded replies); by default it
+    is the rubric's reference solution."""
+
+    def __init__(self, rubric: Rubric | str | Path, sandboxed: bool = True, reference=None):
         self.rubric = rubric if isinstance(rubric, Rubric) else load(rubric)
         self.sandboxed = sandboxed
         self.layers = detect() if sandboxed else None
         self._tmp = tempfile.TemporaryDirectory(prefix="autograde-")
-        reference_dir = self.rubric.path(self.rubric.reference)
-        self.reference = stage(reference_dir, Path(self._tmp.name) / "reference", self.rubric.files,
-                               self.rubric.source.parent, trusted=True)
-        provide_data(self.reference, self.rubric)
-        self._reference_runners: Runners | None = None
+        self.reference = reference or ReferenceSolution(self.rubric, Path(self._tmp.name) / "reference")
         self._count = 0
         self._installed: dict[str, bool] = {}
 
-    # -- workers -----------------------------------------------------------------------------
-    @property
-    def reference_runners(self) -> "Runners":
-        """The trusted reference solution's worker (and notebooks), outside the sandbox, kept for
-        the whole batch."""
-        if self._reference_runners is None:
-            worker = WorkerProcess(str(self.reference.root), self.rubric.policy.shims,
-                                   self.rubric.policy.limits, sandboxed=False)
-            self._reference_runners = Runners(worker, self.rubric, self.reference, 0, False, None)
-        return self._reference_runners
-
     def close(self) -> None:
-        if self._reference_runners is not None:
-            self._reference_runners.close()
+        self.reference.close()
         self._tmp.cleanup()
 
     def __enter__(self):
@@ -305,9 +325,11 @@ class Grader:
         follow_up = kind.reference_request(params, case, student, ctx)
         if follow_up is not None:
             header, inputs, ref_names = follow_up
-            reference = self.reference_runners.for_names(ref_names).request(
-                dict(header, modules=self.reference.module_paths(ref_names, files), seed=seed),
-                inputs, time_s=max(time_s * 10, 60), import_time_s=120)
+            try:
+                reference = self.reference.request(dict(header, seed=seed), inputs, ref_names,
+                                                   time_s=max(time_s * 10, 60))
+            except ReferenceUnavailable as exc:
+                return Outcome(0.0, f"{case.label}: {exc}", pending=True), student.status
         try:
             return kind.judge(params, case, student, reference, ctx), student.status
         except ReferenceFailed as exc:
@@ -479,4 +501,4 @@ def grade_submission(source: str | Path, spec: str | Path, seed: int | None = No
         return grader.grade(source, seed=seed)
 
 
-__all__ = ["Grader", "GradeReport", "grade_submission", "__version__"]
+__all__ = ["Grader", "GradeReport", "ReferenceSolution", "ReferenceUnavailable", "grade_submission", "__version__"]

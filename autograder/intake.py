@@ -17,7 +17,8 @@ from pathlib import Path, PurePosixPath
 MAX_FILES = 2000
 MAX_TOTAL_BYTES = 200 << 20
 MAX_FILE_BYTES = 100 << 20
-IGNORED_PARTS = {"__MACOSX", ".git", "__pycache__", ".ipynb_checkpoints", ".DS_Store"}
+# .autograde-kit: a student's self-check kit (autograder.kit) is never part of the submission
+IGNORED_PARTS = {"__MACOSX", ".git", "__pycache__", ".ipynb_checkpoints", ".DS_Store", ".autograde-kit"}
 
 
 class IntakeError(Exception):
