@@ -25,18 +25,22 @@ from __future__ import annotations
 
 import io
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
-from copydetect.utils import find_fingerprint_overlap, get_copied_slices, get_token_coverage
+from copydetect.utils import filter_code, find_fingerprint_overlap, get_copied_slices, get_token_coverage
 from scipy import sparse
 
 K = 25  # copydetect's default noise threshold: the shortest matching filtered text that counts
 MAX_FILE_BYTES = 1_000_000  # larger "code" is generated data, not something a student typed
 EXCERPTS_PER_FILE = 3
 EXCERPT_LINES = 14
+PARALLEL_FROM = 60  # distinct files; fewer are tokenised faster than worker processes start
 SKIP_PARTS = {"__pycache__", "__MACOSX", ".ipynb_checkpoints", ".git"}
 
 
@@ -115,13 +119,35 @@ def notebook_code(text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def fingerprint(name: str, text: str, boilerplate: frozenset[int] = frozenset()) -> CodeFingerprint:
+def filtered(text: str) -> tuple[str, np.ndarray]:
+    """copydetect's tokenise-and-filter step (pygments): most of the time a fingerprint takes."""
+    return filter_code(text, "code.py", "python")
+
+
+def filter_all(texts: list[str], workers: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """:func:`filtered` for many texts, over several processes when there are enough of them.
+    Only the filtered text travels back: k-gram hashes use Python's ``hash``, salted per process,
+    so they are computed in this one."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(texts) < PARALLEL_FROM:
+        return [filtered(t) for t in texts]
+    context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                                          else "spawn")  # never fork a process that may run threads
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(filtered, texts, chunksize=max(1, len(texts) // (4 * workers))))
+
+
+def fingerprint(name: str, text: str, boilerplate: frozenset[int] = frozenset(),
+                filtered_text: tuple[str, np.ndarray] | None = None) -> CodeFingerprint:
     """copydetect's fingerprint of one file (every k-gram kept), without the boilerplate k-grams.
 
-    The boilerplate is removed here rather than by copydetect's ``boilerplate`` argument: copydetect
-    0.5 intersects with ``assume_unique=True`` while a file's k-grams repeat, which also drops
-    repeated k-grams that are not boilerplate at all."""
-    fp = CodeFingerprint(name, K, 1, fp=io.StringIO(text), language="python")
+    ``filtered_text`` is :func:`filtered` of ``text`` when already computed. The boilerplate is
+    removed here rather than by copydetect's ``boilerplate`` argument: copydetect 0.5 intersects with
+    ``assume_unique=True`` while a file's k-grams repeat, which also drops repeated k-grams that are
+    not boilerplate at all."""
+    code, offsets = filtered_text if filtered_text is not None else filtered(text)
+    fp = CodeFingerprint(name, K, 1, filter=False, fp=io.StringIO(code))
+    fp.raw_code, fp.offsets = text, offsets  # as CodeFingerprint(filter=True) would have them
     if boilerplate:
         fp.hash_idx = {h: idx for h, idx in fp.hash_idx.items() if h not in boilerplate}
         fp.hashes = set(fp.hash_idx)
@@ -136,24 +162,47 @@ def boilerplate_hashes(starter: Path | None) -> frozenset[int]:
 
 
 # -- comparing ---------------------------------------------------------------------------------
-def similar_pairs(submissions: dict[str, Path], starter: Path | None, threshold: float = 0.5) -> list[Pair]:
-    """Pairs of students whose code overlaps by at least ``threshold`` either way, highest first."""
-    boilerplate = boilerplate_hashes(starter)
-    documents = [_Document(student, name, fingerprint(name, text, boilerplate))
-                 for student, folder in sorted(submissions.items())
-                 for name, text in code_files(folder).items()]
-    students = sorted(submissions)
-    overlap, coverage = token_overlaps(documents, students)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.nan_to_num(overlap / coverage[:, None])  # share[i, j]: of i's code, found in j's
-    pairs = []
+def similar_pairs(submissions: dict[str, Path], starter: Path | None, threshold: float = 0.5,
+                  workers: int | None = None) -> list[Pair]:
+    """Pairs of students whose code overlaps by at least ``threshold`` either way, highest first.
+    ``workers``: processes for tokenising (default: all cores)."""
+    students, documents = read_class(submissions, starter, workers)
+    share = shares(documents, students)
     either_way = np.maximum(share, share.T)
+    pairs = []
     for i, j in zip(*np.nonzero(np.triu((either_way >= threshold) & (either_way > 0), k=1))):
         a, b = students[i], students[j]
         pairs.append(describe_pair(a, b, float(share[i, j]), float(share[j, i]),
                                    [d for d in documents if d.student == a],
                                    [d for d in documents if d.student == b]))
     return sorted(pairs, key=lambda p: (-p.similarity, p.student_a, p.student_b))
+
+
+def similarity_matrix(submissions: dict[str, Path], starter: Path | None,
+                      workers: int | None = None) -> tuple[list[str], np.ndarray]:
+    """The students (sorted) and ``share[i, j]``: the share of i's code also found in j's."""
+    students, documents = read_class(submissions, starter, workers)
+    return students, shares(documents, students)
+
+
+def read_class(submissions: dict[str, Path], starter: Path | None,
+               workers: int | None = None) -> tuple[list[str], list[_Document]]:
+    """Every student's code files, fingerprinted once per distinct text (files handed in unchanged
+    are common), the starter's k-grams left out."""
+    boilerplate = boilerplate_hashes(starter)
+    files = [(student, name, text) for student, folder in sorted(submissions.items())
+             for name, text in code_files(folder).items()]
+    distinct = list(dict.fromkeys(text for _, _, text in files))
+    prints = {text: fingerprint("code.py", text, boilerplate, f)
+              for text, f in zip(distinct, filter_all(distinct, workers))}
+    documents = [_Document(student, name, prints[text]) for student, name, text in files]
+    return sorted(submissions), documents
+
+
+def shares(documents: list[_Document], students: list[str]) -> np.ndarray:
+    overlap, coverage = token_overlaps(documents, students)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(overlap / coverage[:, None])
 
 
 def token_overlaps(documents: list[_Document], students: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -170,11 +219,14 @@ def token_overlaps(documents: list[_Document], students: list[str]) -> tuple[np.
     for group in groups.values():
         owners = np.array([index[d.student] for d in group])
         positions, ids, presence = _presence(group)
+        in_group = np.zeros_like(overlap)
         for row, doc in enumerate(group):
             covered = _covered_tokens(positions[row], presence[:, ids[row]].toarray(),
                                       len(doc.fingerprint.filtered_code))
             covered[owners == owners[row]] = 0  # a student's own files are not evidence
-            np.maximum.at(overlap[owners[row]], owners, covered)
+            # two files of the same name in one submission: the closer one counts
+            np.maximum.at(in_group[owners[row]], owners, covered)
+        overlap += in_group
     return overlap, coverage
 
 

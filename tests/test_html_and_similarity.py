@@ -21,7 +21,7 @@ from autograder.grading import CheckResult, Grader
 from autograder.report.html import normalise, write_report_html, write_summary_html
 from autograder.report.writers import write_reports
 from autograder.similarity import (Pair, boilerplate_hashes, code_files, fingerprint, similar_pairs,
-                                   token_overlaps, write_similarity_report, _Document)
+                                   similarity_matrix, write_similarity_report, _Document)
 from autograder.rubric.schema import load
 from autograder.validation import apply_mutant, load_mutants
 from conftest import ROOT
@@ -286,18 +286,35 @@ def test_without_the_starter_the_unchanged_starters_look_alike(cls):
 
 
 def test_screening_matches_copydetects_own_comparison(cls):
+    """The all-pairs screening computes copydetect's measure: per student, the tokens of each file
+    covered by matches in the other's file of the same name, over all the student's tokens."""
+    (cls["alice"] / "helpers.py").write_text(INDEPENDENT_NN)  # a second file, found by name
+    (cls["bob"] / "lib").mkdir()
+    (cls["bob"] / "lib" / "helpers.py").write_text(disguised_copy(INDEPENDENT_NN))
+    (cls["carol"] / "helpers.py").write_text(NN_REFERENCE.read_text())
     boilerplate = boilerplate_hashes(NN_STARTER)
     docs = [_Document(s, name, fingerprint(name, text, boilerplate))
             for s, folder in sorted(cls.items()) for name, text in code_files(folder).items()]
-    students = sorted(cls)
-    overlap, coverage = token_overlaps(docs, students)
-    for i, a in enumerate(docs):
-        for j, b in enumerate(docs):
-            if i == j:
+    students, share = similarity_matrix(cls, NN_STARTER)
+    for i, a in enumerate(students):
+        for j, b in enumerate(students):
+            if a == b:
                 continue
-            _, (sim_a, _), _ = compare_files(a.fingerprint, b.fingerprint)
-            mine = overlap[i, j] / coverage[i] if coverage[i] else 0.0
-            assert mine == pytest.approx(float(sim_a)), (a.student, b.student)
+            overlap = sum(compare_files(x.fingerprint, y.fingerprint)[0]  # tokens of x matched in y
+                          for x in docs if x.student == a for y in docs if y.student == b and y.key == x.key)
+            coverage = sum(x.fingerprint.token_coverage for x in docs if x.student == a)
+            assert share[i, j] == pytest.approx(overlap / coverage if coverage else 0.0), (a, b)
+    assert share[students.index("alice"), students.index("bob")] > 0.8
+
+
+def test_tokenising_in_worker_processes_gives_the_same_result(cls, monkeypatch):
+    """Hashes are salted per process: only the filtered text may come back from a worker."""
+    import autograder.similarity as similarity
+
+    serial = similarity_matrix(cls, NN_STARTER, workers=1)
+    monkeypatch.setattr(similarity, "PARALLEL_FROM", 0)
+    parallel = similarity_matrix(cls, NN_STARTER, workers=2)
+    assert serial[0] == parallel[0] and (serial[1] == parallel[1]).all()
 
 
 def test_boilerplate_removal_keeps_repeated_code_that_is_not_boilerplate():

@@ -1,0 +1,151 @@
+"""Time to compare a class's code pairwise, on generated variants of handout 004's solution.
+
+    python benchmarks/bench_similarity.py [--students 200] [--pairs 10] [--naive]
+
+Each student hands in nn.py, run_q2.py and q4.py, made from the reference solution: variables
+renamed, functions reordered, and statements of their own inserted between the reference's lines
+(at a rate drawn per student, 50-90 %, so students differ the way separately written code does).
+``--pairs`` of them are planted near-copies of another student (renamed, reordered, 5 % inserted).
+The starter code is boilerplate. Prints the wall time of ``similar_pairs`` (fingerprinting,
+screening every pair, describing the flagged ones) and of the HTML page, the pairs found, and
+whether every planted pair is among them. ``--naive`` also times copydetect's ``compare_files`` on
+every same-named file pair, the obvious way, for comparison.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import random
+import tempfile
+import time
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+from autograder.similarity import similar_pairs, similarity_matrix, write_similarity_report
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "solution" / "cmu-hw5" / "python"
+STARTER = ROOT / "specs" / "cmu-hw5" / "starter"
+FILES = ("nn.py", "run_q2.py", "q4.py")
+FILLERS = ("{v} = np.zeros({n})", "{v} = {n} * {m} + len(str({n}))", "print('step', {n}, {m})",
+           "{v} = [{n}, {m}] if {n} > {m} else []", "assert {n} >= 0, 'check {m}'")
+
+
+def rename(source: str, prefix: str) -> str:
+    """Every function-local name and argument spelt differently (the module's own API kept)."""
+    tree = ast.parse(source)
+    api = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    keep = api | {"np", "plt", "len", "range", "print", "float", "int", "str", "max", "min", "sum",
+                  "abs", "zip", "enumerate", "list", "dict", "open", "True", "False", "None"}
+
+    class Rename(ast.NodeTransformer):
+        def visit_arg(self, node):
+            node.arg = prefix + node.arg
+            return node
+
+        def visit_Name(self, node):
+            if node.id not in keep and not node.id.startswith("__"):
+                node.id = prefix + node.id
+            return node
+
+    tree = Rename().visit(tree)
+    imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    rest = [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))]
+    functions = [n for n in rest if isinstance(n, ast.FunctionDef)]
+    if len(functions) == len(rest):
+        random.shuffle(rest)  # a module of functions only: any order works
+    tree.body = imports + rest
+    return ast.unparse(tree) + "\n"
+
+
+def own_statements(source: str, rate: float, rng: random.Random) -> str:
+    """Statements of the student's own after the reference's simple statements (same indent)."""
+    compound = (ast.If, ast.For, ast.While, ast.With, ast.Try, ast.FunctionDef, ast.ClassDef)
+    after = {node.end_lineno: node.col_offset for node in ast.walk(ast.parse(source))
+             if isinstance(node, ast.stmt) and not isinstance(node, compound) and node.col_offset > 0}
+    out = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        out.append(line)
+        if number in after and rng.random() < rate:
+            filler = rng.choice(FILLERS).format(v=f"t{rng.randrange(1000)}", n=rng.randrange(100),
+                                                m=rng.randrange(100))
+            out.append(" " * after[number] + filler)
+    return "\n".join(out) + "\n"
+
+
+def make_class(root: Path, students: int, pairs: int, seed: int = 0) -> tuple[dict[str, Path], set]:
+    rng = random.Random(seed)
+    random.seed(seed)
+    texts = {name: (REFERENCE / name).read_text() for name in FILES}
+    folders, planted = {}, set()
+    for n in range(students - pairs):
+        rate = rng.uniform(0.5, 0.9)
+        folders[f"s{n:03d}"] = {name: own_statements(rename(t, f"v{n}_"), rate, rng) for name, t in texts.items()}
+    originals = rng.sample(sorted(folders), pairs)
+    for n, original in enumerate(originals):
+        copier = f"c{n:03d}"
+        folders[copier] = {name: own_statements(rename(t, f"c{n}_"), 0.05, rng)
+                           for name, t in folders[original].items()}
+        planted.add(tuple(sorted((original, copier))))
+    paths = {}
+    for student, files in folders.items():
+        (root / student).mkdir(parents=True)
+        for name, text in files.items():
+            (root / student / name).write_text(text)
+        paths[student] = root / student
+    return paths, planted
+
+
+def naive(submissions: dict[str, Path]) -> float:
+    """copydetect's compare_files on every same-named file pair (fingerprints made once)."""
+    from copydetect import compare_files
+
+    from autograder.similarity import boilerplate_hashes, fingerprint
+
+    started = time.perf_counter()
+    boilerplate = boilerplate_hashes(STARTER)
+    prints = {s: {n: fingerprint(n, (p / n).read_text(), boilerplate) for n in FILES} for s, p in submissions.items()}
+    for a, b in combinations(sorted(prints), 2):
+        for name in FILES:
+            compare_files(prints[a][name], prints[b][name])
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--pairs", type=int, default=10, help="planted near-copies")
+    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--naive", action="store_true", help="also time compare_files on every pair")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-similarity-") as tmp:
+        submissions, planted = make_class(Path(tmp), args.students, args.pairs)
+        started = time.perf_counter()
+        pairs = similar_pairs(submissions, STARTER, threshold=args.threshold)
+        compared = time.perf_counter() - started
+        started = time.perf_counter()
+        page = write_similarity_report(pairs, Path(tmp) / "out", threshold=args.threshold)
+        written = time.perf_counter() - started
+        found = {(p.student_a, p.student_b) for p in pairs}
+        n_pairs = args.students * (args.students - 1) // 2
+        print(f"{args.students} students x {len(FILES)} files ({n_pairs} student pairs), threshold {args.threshold}")
+        print(f"similar_pairs: {compared:.2f} s; similarity.html: {written:.2f} s ({page.stat().st_size // 1024} KiB)")
+        print(f"pairs flagged: {len(pairs)}; planted near-copies found: {len(planted & found)} of {len(planted)}; "
+              f"others flagged: {len(found - planted)}")
+        if pairs:
+            planted_scores = sorted(p.similarity for p in pairs if (p.student_a, p.student_b) in planted)
+            print(f"similarity of planted pairs: {planted_scores[0]:.2f}-{planted_scores[-1]:.2f}")
+        students, share = similarity_matrix(submissions, STARTER)
+        either_way = np.maximum(share, share.T)
+        unplanted = [either_way[i, j] for i, j in combinations(range(len(students)), 2)
+                     if (students[i], students[j]) not in planted]
+        print(f"similarity of the other pairs: median {np.median(unplanted):.2f}, "
+              f"99th percentile {np.percentile(unplanted, 99):.2f}, highest {max(unplanted):.2f}")
+        if args.naive:
+            print(f"naive compare_files on every pair: {naive(submissions):.2f} s")
+
+
+if __name__ == "__main__":
+    main()
