@@ -13,8 +13,9 @@ before comparing, so handing in the unchanged starter makes no one similar.
 Speed: each file is fingerprinted once (``copydetect.CodeFingerprint``). Comparing every pair with
 ``copydetect.compare_files`` costs about 0.7 ms a pair, 40 s for 200 students with three files each,
 so the screening computes the same token overlap for one file against all the others at once with
-numpy (a sparse hash-presence matrix and interval cover counts); ``compare_files`` then runs only on
-the pairs above the threshold, to find the matching passages shown in the report.
+numpy (a sparse hash-presence matrix and interval cover counts). The pairs above the threshold are
+then compared file by file the way ``compare_files`` does, which also gives the matching passages
+shown in the report (for the ``DETAILED_PAIRS`` most similar pairs).
 
 Files are compared with files of the same name (``nn.py`` with ``nn.py``), wherever they are in the
 submission: handouts fix the file names, and it keeps the work linear in the number of files.
@@ -28,17 +29,19 @@ import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from copydetect import CodeFingerprint, compare_files
+from copydetect import CodeFingerprint
 from copydetect.utils import filter_code, find_fingerprint_overlap, get_copied_slices, get_token_coverage
 from scipy import sparse
 
 K = 25  # copydetect's default noise threshold: the shortest matching filtered text that counts
 MAX_FILE_BYTES = 1_000_000  # larger "code" is generated data, not something a student typed
 EXCERPTS_PER_FILE = 3
+DETAILED_PAIRS = 200  # passages for the most similar pairs only; thousands mean the threshold is too low
 EXCERPT_LINES = 14
 PARALLEL_FROM = 60  # distinct files; fewer are tokenised faster than worker processes start
 SKIP_PARTS = {"__pycache__", "__MACOSX", ".ipynb_checkpoints", ".git"}
@@ -133,8 +136,12 @@ def filter_all(texts: list[str], workers: int | None = None) -> list[tuple[str, 
         return [filtered(t) for t in texts]
     context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
                                           else "spawn")  # never fork a process that may run threads
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(pool.map(filtered, texts, chunksize=max(1, len(texts) // (4 * workers))))
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            return list(pool.map(filtered, texts, chunksize=max(1, len(texts) // (4 * workers))))
+    except (BrokenProcessPool, OSError) as exc:  # e.g. a __main__ read from stdin cannot be re-imported
+        logging.getLogger(__name__).warning("similarity: tokenising in this process (%s)", exc)
+        return [filtered(t) for t in texts]
 
 
 def fingerprint(name: str, text: str, boilerplate: frozenset[int] = frozenset(),
@@ -169,13 +176,15 @@ def similar_pairs(submissions: dict[str, Path], starter: Path | None, threshold:
     students, documents = read_class(submissions, starter, workers)
     share = shares(documents, students)
     either_way = np.maximum(share, share.T)
-    pairs = []
-    for i, j in zip(*np.nonzero(np.triu((either_way >= threshold) & (either_way > 0), k=1))):
-        a, b = students[i], students[j]
-        pairs.append(describe_pair(a, b, float(share[i, j]), float(share[j, i]),
-                                   [d for d in documents if d.student == a],
-                                   [d for d in documents if d.student == b]))
-    return sorted(pairs, key=lambda p: (-p.similarity, p.student_a, p.student_b))
+    found = sorted(zip(*np.nonzero(np.triu((either_way >= threshold) & (either_way > 0), k=1))),
+                   key=lambda ij: (-round(either_way[ij], 4), ij))
+    by_student: dict[str, list[_Document]] = {}
+    for doc in documents:
+        by_student.setdefault(doc.student, []).append(doc)
+    return [describe_pair(students[i], students[j], float(share[i, j]), float(share[j, i]),
+                          by_student.get(students[i], []), by_student.get(students[j], []),
+                          passages=rank < DETAILED_PAIRS)
+            for rank, (i, j) in enumerate(found)]
 
 
 def similarity_matrix(submissions: dict[str, Path], starter: Path | None,
@@ -265,39 +274,46 @@ def _covered_tokens(starts: np.ndarray, matched: np.ndarray, length: int) -> np.
 
 
 def describe_pair(a: str, b: str, share_a: float, share_b: float, docs_a: list[_Document],
-                  docs_b: list[_Document]) -> Pair:
-    """The file pairs and the longest matching passages, with copydetect's own comparison."""
+                  docs_b: list[_Document], passages: bool = True) -> Pair:
+    """The file pairs with their similarities and (``passages``) the longest matching passages."""
     pair = Pair(a, b, round(share_a, 4), round(share_b, 4))
     by_key = {d.key: d for d in docs_b}
-    matches = []
     for doc in docs_a:
         other = by_key.get(doc.key)
-        if other is None:
+        match = None if other is None else _match(doc.fingerprint, other.fingerprint)
+        if match is None:
             continue
-        overlap, (sim_a, sim_b), _ = compare_files(doc.fingerprint, other.fingerprint)
-        if overlap:
-            pair.files.append(FileMatch(doc.name, other.name, round(float(sim_a), 4), round(float(sim_b), 4)))
-            matches.append((doc, other))
+        sim_a, sim_b, slices_a, slices_b = match
+        pair.files.append(FileMatch(doc.name, other.name, sim_a, sim_b))
+        if passages:
+            pair.excerpts.extend(matching_passages(doc, other, slices_a, slices_b))
     pair.files.sort(key=lambda f: -max(f.similarity_a, f.similarity_b))
-    for doc, other in matches:
-        pair.excerpts.extend(matching_passages(doc, other))
     pair.excerpts.sort(key=lambda e: -len(e.text_a))
     return pair
 
 
-def matching_passages(doc_a: _Document, doc_b: _Document, limit: int = EXCERPTS_PER_FILE) -> list[Excerpt]:
+def _match(fa: CodeFingerprint, fb: CodeFingerprint):
+    """``compare_files`` without its mapping to raw text: both similarities and the matching spans
+    of the filtered texts (one overlap search serves the scores and the passages)."""
+    idx_a, idx_b = find_fingerprint_overlap(fa.hashes, fb.hashes, fa.hash_idx, fb.hash_idx)
+    if len(idx_a) == 0:
+        return None
+    slices_a, slices_b = get_copied_slices(idx_a, K), get_copied_slices(idx_b, K)
+    sim_a = float(np.sum(slices_a[1] - slices_a[0]) / fa.token_coverage) if fa.token_coverage else 0.0
+    sim_b = float(np.sum(slices_b[1] - slices_b[0]) / fb.token_coverage) if fb.token_coverage else 0.0
+    return round(sim_a, 4), round(sim_b, 4), slices_a, slices_b
+
+
+def matching_passages(doc_a: _Document, doc_b: _Document, slices_a: np.ndarray, slices_b: np.ndarray,
+                      limit: int = EXCERPTS_PER_FILE) -> list[Excerpt]:
     """The longest passages of a's file that also occur in b's, each next to where b has it."""
     fa, fb = doc_a.fingerprint, doc_b.fingerprint
-    idx_a, idx_b = find_fingerprint_overlap(fa.hashes, fb.hashes, fa.hash_idx, fb.hash_idx)
-    slices_a, slices_b = get_copied_slices(idx_a, K), get_copied_slices(idx_b, K)
-    if slices_a.shape[1] == 0:
-        return []
-    hash_at = {int(i): h for h, where in fa.hash_idx.items() for i in where}
     excerpts = []
     for start, end in sorted(zip(*slices_a), key=lambda s: s[0] - s[1])[:limit]:
-        where_b = fb.hash_idx.get(hash_at.get(int(start)), [])
-        inside = [k for k in range(slices_b.shape[1]) if where_b and slices_b[0, k] <= where_b[0] < slices_b[1, k]]
-        if not inside:
+        # the k-gram that opens a's passage (hashed as copydetect does), and where b has it
+        where_b = fb.hash_idx.get(hash(fa.filtered_code[start:start + K]), [])
+        inside = np.nonzero((slices_b[0] <= where_b[0]) & (where_b[0] < slices_b[1]))[0] if where_b else []
+        if len(inside) == 0:
             continue
         b_start, b_end = slices_b[:, inside[0]]
         line_a, text_a = _lines(fa, int(start), int(end))
@@ -340,5 +356,5 @@ def write_similarity_report(pairs: list[Pair], out: Path, threshold: float | Non
     out.mkdir(parents=True, exist_ok=True)
     path = out / "similarity.html"
     path.write_text(render("similarity.html", pairs=sorted(pairs, key=lambda p: -p.similarity),
-                           threshold=threshold, k=K))
+                           threshold=threshold, k=K, detailed=DETAILED_PAIRS))
     return path

@@ -3,8 +3,10 @@
     python benchmarks/bench_similarity.py [--students 200] [--pairs 10] [--naive]
 
 Each student hands in nn.py, run_q2.py and q4.py, made from the reference solution: variables
-renamed, functions reordered, and statements of their own inserted between the reference's lines
-(at a rate drawn per student, 50-90 %, so students differ the way separately written code does).
+renamed, functions reordered, expressions written another way (operands swapped, ``np.dot`` for
+``@``, ``np.transpose`` for ``.T``, keyword arguments reordered, results named; each at a rate
+drawn per student, 30-70 %) and statements of their own inserted (30-60 %), so that students differ
+roughly the way separately written code does.
 ``--pairs`` of them are planted near-copies of another student (renamed, reordered, 5 % inserted).
 The starter code is boilerplate. Prints the wall time of ``similar_pairs`` (fingerprinting,
 screening every pair, describing the flagged ones) and of the HTML page, the pairs found, and
@@ -75,14 +77,98 @@ def own_statements(source: str, rate: float, rng: random.Random) -> str:
     return "\n".join(out) + "\n"
 
 
+class Restyle(ast.NodeTransformer):
+    """The same computation written another way, each choice taken at ``rate``: operands of + and *
+    swapped, ``a @ b`` as ``np.dot(a, b)``, ``x.T`` as ``np.transpose(x)``, keyword arguments
+    reordered, ``return expr`` through a named result."""
+
+    def __init__(self, rng: random.Random, rate: float):
+        self.rng, self.rate = rng, rate
+
+    def chance(self) -> bool:
+        return self.rng.random() < self.rate
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, (ast.Add, ast.Mult)) and self.chance():
+            node.left, node.right = node.right, node.left
+        elif isinstance(node.op, ast.MatMult) and self.chance():
+            return ast.Call(ast.Attribute(ast.Name("np", ast.Load()), "dot", ast.Load()), [node.left, node.right], [])
+        return node
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if node.attr == "T" and self.chance():
+            return ast.Call(ast.Attribute(ast.Name("np", ast.Load()), "transpose", ast.Load()), [node.value], [])
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if len(node.keywords) > 1 and self.chance():
+            self.rng.shuffle(node.keywords)
+        return node
+
+    def visit_Return(self, node):
+        self.generic_visit(node)
+        if node.value is not None and not isinstance(node.value, ast.Name) and self.chance():
+            name = f"result{self.rng.randrange(100)}"
+            return [ast.Assign([ast.Name(name, ast.Store())], node.value, lineno=0),
+                    ast.Return(ast.Name(name, ast.Load()))]
+        return node
+
+
+class Hoist(ast.NodeTransformer):
+    """Arguments computed into a named variable first (``u = -bound`` before the call), at ``rate``:
+    what breaks up the long one-line statements separately written code rarely shares."""
+
+    def __init__(self, rng: random.Random, rate: float):
+        self.rng, self.rate = rng, rate
+
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        for name in ("body", "orelse"):
+            body = getattr(node, name, None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                setattr(node, name, [new for stmt in body for new in self.hoisted(stmt)])
+        return node
+
+    def hoisted(self, stmt):
+        if not isinstance(stmt, (ast.Assign, ast.Expr, ast.Return, ast.AugAssign)):
+            return [stmt]
+        before = []
+        for call in [n for n in ast.walk(stmt) if isinstance(n, ast.Call)]:
+            for i, arg in enumerate(call.args):
+                if not isinstance(arg, (ast.Name, ast.Constant, ast.Starred)) and self.rng.random() < self.rate:
+                    name = f"arg{self.rng.randrange(1000)}"
+                    before.append(ast.Assign([ast.Name(name, ast.Store())], arg, lineno=0))
+                    call.args[i] = ast.Name(name, ast.Load())
+        return before + [stmt]
+
+
+def restyle(source: str, rate: float, rng: random.Random) -> str:
+    tree = Hoist(rng, rate).visit(Restyle(rng, rate).visit(ast.parse(source)))
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def starter_as_generated(root: Path) -> Path:
+    """The starter code written out by ``ast.unparse`` too: the generated students' code is, and
+    real students keep the starter's own layout (``return a, b`` stays without parentheses)."""
+    for path in STARTER.rglob("*.py"):
+        target = root / path.relative_to(STARTER)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(ast.unparse(ast.parse(path.read_text())) + "\n")
+    return root
+
+
 def make_class(root: Path, students: int, pairs: int, seed: int = 0) -> tuple[dict[str, Path], set]:
     rng = random.Random(seed)
     random.seed(seed)
-    texts = {name: (REFERENCE / name).read_text() for name in FILES}
+    texts = {name: ast.unparse(ast.parse((REFERENCE / name).read_text())) for name in FILES}
     folders, planted = {}, set()
     for n in range(students - pairs):
-        rate = rng.uniform(0.5, 0.9)
-        folders[f"s{n:03d}"] = {name: own_statements(rename(t, f"v{n}_"), rate, rng) for name, t in texts.items()}
+        style, rate = rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.6)
+        folders[f"s{n:03d}"] = {name: own_statements(restyle(rename(t, f"v{n}_"), style, rng), rate, rng)
+                                for name, t in texts.items()}
     originals = rng.sample(sorted(folders), pairs)
     for n, original in enumerate(originals):
         copier = f"c{n:03d}"
@@ -98,14 +184,14 @@ def make_class(root: Path, students: int, pairs: int, seed: int = 0) -> tuple[di
     return paths, planted
 
 
-def naive(submissions: dict[str, Path]) -> float:
+def naive(submissions: dict[str, Path], starter: Path) -> float:
     """copydetect's compare_files on every same-named file pair (fingerprints made once)."""
     from copydetect import compare_files
 
     from autograder.similarity import boilerplate_hashes, fingerprint
 
     started = time.perf_counter()
-    boilerplate = boilerplate_hashes(STARTER)
+    boilerplate = boilerplate_hashes(starter)
     prints = {s: {n: fingerprint(n, (p / n).read_text(), boilerplate) for n in FILES} for s, p in submissions.items()}
     for a, b in combinations(sorted(prints), 2):
         for name in FILES:
@@ -121,9 +207,10 @@ def main() -> None:
     parser.add_argument("--naive", action="store_true", help="also time compare_files on every pair")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-similarity-") as tmp:
-        submissions, planted = make_class(Path(tmp), args.students, args.pairs)
+        submissions, planted = make_class(Path(tmp) / "class", args.students, args.pairs)
+        starter = starter_as_generated(Path(tmp) / "starter")
         started = time.perf_counter()
-        pairs = similar_pairs(submissions, STARTER, threshold=args.threshold)
+        pairs = similar_pairs(submissions, starter, threshold=args.threshold)
         compared = time.perf_counter() - started
         started = time.perf_counter()
         page = write_similarity_report(pairs, Path(tmp) / "out", threshold=args.threshold)
@@ -137,14 +224,14 @@ def main() -> None:
         if pairs:
             planted_scores = sorted(p.similarity for p in pairs if (p.student_a, p.student_b) in planted)
             print(f"similarity of planted pairs: {planted_scores[0]:.2f}-{planted_scores[-1]:.2f}")
-        students, share = similarity_matrix(submissions, STARTER)
+        students, share = similarity_matrix(submissions, starter)
         either_way = np.maximum(share, share.T)
         unplanted = [either_way[i, j] for i, j in combinations(range(len(students)), 2)
                      if (students[i], students[j]) not in planted]
         print(f"similarity of the other pairs: median {np.median(unplanted):.2f}, "
               f"99th percentile {np.percentile(unplanted, 99):.2f}, highest {max(unplanted):.2f}")
         if args.naive:
-            print(f"naive compare_files on every pair: {naive(submissions):.2f} s")
+            print(f"naive compare_files on every pair: {naive(submissions, starter):.2f} s")
 
 
 if __name__ == "__main__":

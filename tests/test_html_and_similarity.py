@@ -269,6 +269,10 @@ def test_near_copies_are_found_and_independent_work_is_not(cls):
     pair = pairs[0]
     assert pair.similarity_a > 0.8 and pair.similarity_b > 0.8
     assert [(f.file_a, f.file_b) for f in pair.files] == [("python/nn.py", "python/nn.py")]
+    alice, bob = (fingerprint("nn.py", (cls[s] / "python" / "nn.py").read_text(), boilerplate_hashes(NN_STARTER))
+                  for s in ("alice", "bob"))
+    _, (sim_a, sim_b), _ = compare_files(alice, bob)
+    assert (pair.files[0].similarity_a, pair.files[0].similarity_b) == (round(sim_a, 4), round(sim_b, 4))
     # the passages shown side by side are the same code in both, wherever bob moved it
     assert pair.excerpts
     for e in pair.excerpts:
