@@ -10,9 +10,10 @@ covered by k-grams that also occur in B. It is reported both ways (a short file 
 one is 100 % of the short file). The starter code's k-grams are boilerplate: they are removed
 before comparing, so handing in the unchanged starter makes no one similar.
 
-Speed: each file is fingerprinted once (``copydetect.CodeFingerprint``). Comparing every pair with
-``copydetect.compare_files`` costs about 0.7 ms a pair, 40 s for 200 students with three files each,
-so the screening computes the same token overlap for one file against all the others at once with
+Speed: each distinct file is fingerprinted once (``copydetect.CodeFingerprint``; pygments'
+tokenising is most of the cost, so it runs in worker processes for a large class). Comparing every
+pair with ``copydetect.compare_files`` would cost 1-2 ms a file pair, a minute or more for 200
+students with three files each (``benchmarks/bench_similarity.py --naive``), so the screening computes the same token overlap for one file against all the others at once with
 numpy (a sparse hash-presence matrix and interval cover counts). The pairs above the threshold are
 then compared file by file the way ``compare_files`` does, which also gives the matching passages
 shown in the report (for the ``DETAILED_PAIRS`` most similar pairs).
