@@ -140,7 +140,11 @@ def attachment_paths(q: QuestionResult) -> list[tuple]:
     return [(a, f"figures/{stem}-{i + 1}{Path(a.name).suffix or '.png'}") for i, a in enumerate(q.attachments)]
 
 
-def write_reports(report: GradeReport, out: Path) -> dict[str, Path]:
+def write_reports(report: GradeReport, out: Path, release: bool = True) -> dict[str, Path]:
+    """results.json, report.md, provenance.json, report.html and the figures under ``out``;
+    ``release=False`` keeps hidden questions' feedback out of report.html."""
+    from .html import write_report_html  # html builds on this module's helpers
+
     out.mkdir(parents=True, exist_ok=True)
     for q in report.questions:
         for attachment, rel in attachment_paths(q):
@@ -159,4 +163,5 @@ def write_reports(report: GradeReport, out: Path) -> dict[str, Path]:
     paths["results"].write_text(json.dumps(results_json(report), indent=2))
     paths["report"].write_text(report_markdown(report))
     paths["provenance"].write_text(json.dumps(report.provenance, indent=2))
+    paths["html"] = write_report_html(report, out, release=release)
     return paths
