@@ -394,7 +394,8 @@ class Runners:
             budget = NotebookBudget(spec.cell_time_s, spec.time_s, spec.memory_mb or policy.budget.memory_mb)
             rel = str(self.submission.files[key].relative_to(self.submission.root))
             self.sessions[key] = NotebookSession(key, rel, str(self.submission.root), budget, policy.shims,
-                                                 policy.limits, self.seed, self.sandboxed, self.layers)
+                                                 policy.limits, self.seed, self.sandboxed, self.layers,
+                                                 watch=spec.watch)
         return self.sessions[key]
 
     @property

@@ -89,9 +89,10 @@ class NotebookSession:
     """One notebook of one submission in one sandboxed kernel, executed once, then probed."""
 
     def __init__(self, key: str, rel_path: str, source: str, budget: NotebookBudget, shims: list[str],
-                 limits: launch.Limits, seed: int, sandboxed: bool = True, layers: Layers | None = None):
+                 limits: launch.Limits, seed: int, sandboxed: bool = True, layers: Layers | None = None,
+                 watch: list[str] = ()):
         self.key, self.rel_path, self.source = key, rel_path, source
-        self.budget, self.shims, self.seed = budget, shims, seed
+        self.budget, self.shims, self.seed, self.watch = budget, shims, seed, list(watch)
         self.limits = limits.model_copy(update={"memory_mb": budget.memory_mb})
         self.sandboxed = sandboxed
         self.layers = (layers or detect()) if sandboxed else Layers(frozenset())
@@ -153,7 +154,7 @@ class NotebookSession:
         self.starts += 1
         uses_torch = any("torch" in c.source for c in nb.cells if c.cell_type == "code")
         boot = BOOT.format(pkg=self.box.package, source=self.box.submission, notebook=self.rel_path,
-                           key=self.key, shims=self.shims, seed=self.seed, torch=uses_torch)
+                           key=self.key, shims=self.shims, seed=self.seed, torch=uses_torch, watch=self.watch)
         reply = self._hidden(boot, KERNEL_START_S)
         self.startup_seconds += time.perf_counter() - t0
         if reply is None or reply["content"]["status"] != "ok":
@@ -313,6 +314,6 @@ def _autograde_boot():
         s = u.spec_from_file_location('agworker', {pkg!r} + '/__init__.py', submodule_search_locations=[{pkg!r}])
         m = u.module_from_spec(s); sys.modules['agworker'] = m; s.loader.exec_module(m)
     import agworker.notebook
-    agworker.notebook.start({source!r}, {notebook!r}, {key!r}, {shims!r}, {seed!r}, {torch!r})
+    agworker.notebook.start({source!r}, {notebook!r}, {key!r}, {shims!r}, {seed!r}, {torch!r}, {watch!r})
 _autograde_boot(); del _autograde_boot
 """

@@ -92,6 +92,23 @@ def count(items, item) -> int:
     return sum(1 for x in list(items) if x == item)
 
 
+def count_containing(items, text) -> int:
+    """How many strings of a list contain ``text`` (``count_containing(files, 'test')``)."""
+    return sum(1 for x in list(items) if str(text) in str(x))
+
+
+def count_figures(drawn, *fields) -> int:
+    """How many figures (``figures_drawn(...)`` summaries) have every named count above zero:
+    ``count_figures(drawn, 'axes_3d', 'surfaces', 'scatters')``."""
+    return sum(1 for f in list(drawn) if all(float(f.get(k, 0) or 0) > 0 for k in fields))
+
+
+def flat(a) -> np.ndarray:
+    """Each item as one row: (N, 28, 28) images as (N, 784)."""
+    a = np.asarray(a)
+    return a.reshape(len(a), -1)
+
+
 def _shape_key(shape) -> tuple:
     """A weight matrix counts the same either way round: the handouts' ``X.mm(W)`` keeps
     (in, out), ``nn.Linear`` keeps (out, in)."""
@@ -198,7 +215,7 @@ FUNCTIONS = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "m
              "int": int, "float": float, "log10": math.log10, "mean": lambda a: float(np.mean(a)),
              "accuracy": accuracy, "relerr": relerr, "identical": identical, "box_recall": box_recall,
              "box_precision": box_precision, "bw_ok": bw_ok, "has_shape": has_shape, "psnr": psnr,
-             "cosine": cosine, "rank": rank, "cer": cer, "yes_no": yes_no, "count": count,
+             "cosine": cosine, "rank": rank, "cer": cer, "yes_no": yes_no, "count": count, "count_containing": count_containing, "count_figures": count_figures, "flat": flat,
              "same_shapes": same_shapes, "includes_shapes": includes_shapes, "has_dim": has_dim,
              "is_distribution": is_distribution, "all_finite": all_finite}
 ATTRIBUTES = {"shape", "size", "ndim"}

@@ -10,20 +10,25 @@ frames in files of the shared folder; the grader reads replies as data, never as
 """
 from __future__ import annotations
 
+import ast
 import importlib.abc
 import importlib.util
 import os
 import sys
 import types
 
-from . import figures, protocol, shims
+from . import figures, protocol, shims, watch
 from .main import Worker, flush_std_streams, seed_everything
 
 _state: dict = {}
 
 
-def start(source: str, notebook: str, key: str, shim_names: list[str], seed: int, uses_torch: bool) -> None:
+def start(source: str, notebook: str, key: str, shim_names: list[str], seed: int, uses_torch: bool,
+          watched: list[str] = ()) -> None:
     worker = Worker(source, resp_fd=-1)
+    if watched:  # the same wrapping a script gets, applied to every cell as it runs
+        get_ipython().ast_transformers.append(_WatchCells(list(watched)))  # noqa: F821 - in a kernel
+        get_ipython().user_ns["__autograde_watch__"] = watch.wrap  # noqa: F821
     folder = os.path.dirname(os.path.join(worker.workdir, notebook))
     os.chdir(folder)  # "./data", "model.pt": relative to the notebook, as in Jupyter or Colab
     if folder not in sys.path:
@@ -35,6 +40,14 @@ def start(source: str, notebook: str, key: str, shim_names: list[str], seed: int
     if uses_torch and "torch" not in sys.modules:
         sys.meta_path.insert(0, _SeedOnImport("torch", seed))  # importing torch here would cost ~1 s
     _state.update(worker=worker, key=key)
+
+
+class _WatchCells(ast.NodeTransformer):
+    def __init__(self, names: list[str]):
+        self.names = names
+
+    def visit_Module(self, node):
+        return watch.rewrite(node, self.names)
 
 
 class _SeedOnImport(importlib.abc.MetaPathFinder):
