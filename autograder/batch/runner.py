@@ -145,6 +145,8 @@ def grade_locally(tasks: list[Task], spec: Path, digest: str, sandboxed: bool, o
         return
     pending = list(tasks)
     context = multiprocessing.get_context("forkserver")  # no fork of a process with threads (rich)
+    # the fork server imports the grader once (about 2 s, scipy.stats); every pool process forks from it
+    context.set_forkserver_preload([job.__module__])
     with _progress(console, progress) as bar:
         counter = bar.add_task(f"grading ({jobs} processes)", total=len(tasks))
         for attempt in range(1, POOL_ATTEMPTS + 1):
