@@ -246,3 +246,22 @@ def test_times_csv_comes_before_timestamp_file_which_comes_before_zip_metadata(t
         z.writestr(zipfile.ZipInfo("b.py", (2023, 3, 21, 2, 0, 0)), "y = 1")
     newest = submission_time("x", tmp_path / "plain.zip", {}, zone)
     assert newest.source == "zip metadata" and newest.when.isoformat() == "2023-03-21T02:00:00+05:30"
+
+
+def dying_job(spec, digest, submission, out, sandboxed, only):
+    """A grading process that dies (as the OOM killer would end it) on the submission named boom."""
+    if Path(submission).name == "boom":
+        os._exit(9)
+    return grade_student(spec, digest, submission, out, sandboxed, only)
+
+
+def test_a_grading_process_that_dies_costs_only_its_student(tmp_path):
+    from autograder.batch.runner import POOL_ATTEMPTS, Task, grade_locally
+
+    for name in ("a", "b", "boom"):
+        shutil.copytree(REFERENCE, tmp_path / "subs" / name)
+    tasks = [Task(s, submission_hash(s.path), tmp_path / "out" / s.id) for s in discover(tmp_path / "subs")]
+    done = dict((t.student.id, s) for t, s in grade_locally(tasks, SPEC, load(SPEC).digest, True, None, 1,
+                                                            None, False, job=dying_job))
+    assert [done[s]["status"] for s in ("a", "b")] == ["graded", "graded"]
+    assert done["boom"]["status"] == "error" and f"died {POOL_ATTEMPTS} times" in done["boom"]["message"]

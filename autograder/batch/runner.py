@@ -149,10 +149,11 @@ def grade_locally(tasks: list[Task], spec: Path, digest: str, sandboxed: bool, o
     context.set_forkserver_preload([job.__module__])
     with _progress(console, progress) as bar:
         counter = bar.add_task(f"grading ({jobs} processes)", total=len(tasks))
-        for attempt in range(1, POOL_ATTEMPTS + 1):
+        for _ in range(POOL_ATTEMPTS):
             broken = []
-            with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context,
-                                     initializer=warm_up, initargs=(str(spec), digest, sandboxed)) as pool:
+            pool = ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context,
+                                       initializer=warm_up, initargs=(str(spec), digest, sandboxed))
+            try:
                 futures = {pool.submit(job, str(spec), digest, str(t.student.path), str(t.out), sandboxed, only): t
                            for t in pending}
                 for future in as_completed(futures):
@@ -166,6 +167,8 @@ def grade_locally(tasks: list[Task], spec: Path, digest: str, sandboxed: bool, o
                         summary = _crash(f"grading crashed: {exc!r}")
                     bar.advance(counter)
                     yield task, summary
+            finally:  # Ctrl-C (or a failing consumer) must not leave the queue grading on
+                pool.shutdown(wait=True, cancel_futures=True)
             if not broken:
                 return
             pending = broken
