@@ -16,6 +16,7 @@ machine that grades more than one batch.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import tempfile
@@ -51,6 +52,22 @@ def make_class(folder: Path, n: int) -> Path:
     return subs
 
 
+def breakdown(out: Path) -> str:
+    """Where a submission's time goes, from the provenance.json files: sandbox start-up and questions."""
+    totals, startups, per_q = [], [], Counter()
+    for prov in out.glob("*/provenance.json"):
+        timing = json.loads(prov.read_text()).get("timing", {})
+        totals.append(timing.get("total_s", 0))
+        startups.append(timing.get("sandbox_startup_s", 0))
+        per_q.update(timing.get("per_question_s", {}))
+    if not totals:
+        return ""
+    n = len(totals)
+    slowest = ", ".join(f"{q} {s / n:.2f} s" for q, s in per_q.most_common(3))
+    return (f"    per submission: grade {sum(totals) / n:.2f} s, of which sandbox start-up "
+            f"{sum(startups) / n:.2f} s; slowest questions {slowest}")
+
+
 def timed(label: str, n: int, **kwargs) -> float:
     started = time.perf_counter()
     result = run_batch(**kwargs)
@@ -60,7 +77,9 @@ def timed(label: str, n: int, **kwargs) -> float:
     busy = sum(r.summary.get("seconds", 0) for r in result.rows)
     print(f"{label:28s} {n} submissions in {seconds:6.1f} s = {n / seconds:5.2f} /s; "
           f"{busy / n:.2f} s per submission inside the job, {busy / seconds:.2f} graded at once on average "
-          f"({dict(statuses)}, {full} with full marks; load average {os.getloadavg()[0]:.2f})", flush=True)
+          f"({dict(statuses)}, {full} with full marks; {len({r.summary.get('worker') for r in result.rows})} "
+          f"grading processes; load average {os.getloadavg()[0]:.2f})", flush=True)
+    print(breakdown(kwargs["out"]), flush=True)
     return seconds
 
 
