@@ -78,7 +78,7 @@ def grade_student(spec: str, digest: str, submission: str, out: str, sandboxed: 
 
     Any exception (a grader bug, a rubric that differs on this worker) becomes ``status: error``
     with its message, so one student's crash never stops the batch."""
-    started = time.perf_counter()
+    started, epoch = time.perf_counter(), time.time()
     where = f"{socket.gethostname()}:{os.getpid()}"
     try:
         grader, lock = cached_grader(spec, digest, sandboxed)
@@ -89,8 +89,9 @@ def grade_student(spec: str, digest: str, submission: str, out: str, sandboxed: 
         drop_grader(spec, digest, sandboxed)
         return {"status": "error", "message": f"grading crashed: {exc!r}",
                 "traceback": traceback.format_exc()[-3000:], "seconds": time.perf_counter() - started,
-                "worker": where}
-    return dict(summarize(report), notes=notes, seconds=round(time.perf_counter() - started, 4), worker=where)
+                "started": epoch, "worker": where}
+    return dict(summarize(report), notes=notes, seconds=round(time.perf_counter() - started, 4),
+                started=epoch, worker=where)
 
 
 def write_all(report: GradeReport, out: Path) -> list[str]:
