@@ -120,7 +120,8 @@ def batch_command(args, console: Console) -> int:
         result = run_batch(Path(args.submissions), Path(args.spec), Path(args.out) if args.out else None,
                            jobs=args.jobs, id_pattern=args.id_pattern, times=args.times, force=args.force,
                            scheduler=args.scheduler, sandboxed=not args.no_sandbox,
-                           similarity_threshold=args.similarity_threshold, console=console)
+                           similarity_threshold=None if args.no_similarity else args.similarity_threshold,
+                           console=console)
     except (DiscoveryError, TimesError) as exc:
         raise IntakeError(str(exc)) from None
     rate = len(result.graded) / result.seconds if result.graded and result.seconds else 0
@@ -224,6 +225,8 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                             help="run student code without isolation (trusted code only)")
         parser.add_argument("--similarity-threshold", type=float, default=0.5,
                             help="pairs at least this similar are listed for a human (default 0.5)")
+        parser.add_argument("--no-similarity", action="store_true",
+                            help="skip the similarity report (it compares every pair of students)")
     elif command == "fixtures":
         parser.add_argument("command")
         parser.add_argument("action", nargs="?", choices=["verify", "build"], default="verify")

@@ -93,7 +93,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         tmp = Path(tmp)
         subs = make_class(tmp, args.n)
-        common = dict(submissions=subs, spec=SPEC, only=FUNCTION_QUESTIONS, sandboxed=sandboxed, progress=False)
+        # grading only: the similarity report compares every pair of students (bench_similarity.py)
+        common = dict(submissions=subs, spec=SPEC, only=FUNCTION_QUESTIONS, sandboxed=sandboxed, progress=False,
+                      similarity_threshold=None)
         print(f"{args.n} submissions of handout 004, questions {FUNCTION_QUESTIONS[0]}-{FUNCTION_QUESTIONS[-1]}, "
               f"{'sandboxed' if sandboxed else 'no sandbox'}, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.2f}", flush=True)

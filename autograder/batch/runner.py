@@ -35,6 +35,7 @@ from .timestamps import read_times, submission_time
 
 RECORD = "batch.json"
 REPORT_FILES = ("results.json", "report.md", "provenance.json", "report.html")
+ERROR_FILE = "error.txt"  # why grading stopped, for the class page
 POOL_ATTEMPTS = 3  # a grading process that dies takes its pool down: start a new one this often
 
 
@@ -62,7 +63,7 @@ class BatchResult:
 def run_batch(submissions: Path, spec: Path, out: Path | None = None, jobs: int | None = None,
               id_pattern: str | None = None, times: Path | None = None, force: bool = False,
               scheduler: str | None = None, sandboxed: bool = True, only: list[str] | None = None,
-              similarity_threshold: float = 0.5, console: Console | None = None,
+              similarity_threshold: float | None = 0.5, console: Console | None = None,
               progress: bool = True) -> BatchResult:
     started = time.perf_counter()
     spec = Path(spec).resolve()
@@ -116,9 +117,11 @@ def read_record(folder: Path) -> dict | None:
 def record(task: Task, digest: str, only: list[str] | None, summary: dict) -> None:
     """``batch.json``: what was graded with what, and the outcome (errors are retried on a rerun)."""
     task.out.mkdir(parents=True, exist_ok=True)
+    (task.out / ERROR_FILE).unlink(missing_ok=True)
     if summary.get("status") == "error":  # no stale report may outlive a failed regrade
         for name in REPORT_FILES:
             (task.out / name).unlink(missing_ok=True)
+        (task.out / ERROR_FILE).write_text(summary.get("message", "") + "\n\n" + summary.get("traceback", ""))
     (task.out / RECORD).write_text(json.dumps({
         "student": task.student.id, "submission": str(task.student.path),
         "submission_sha256": task.sha256, "rubric_sha256": digest, "only": only,
@@ -203,10 +206,23 @@ def grade_on_cluster(tasks: list[Task], spec: Path, digest: str, sandboxed: bool
 
 
 # -- outputs that other modules provide ----------------------------------------------------------
-def extra_outputs(rows: list[Row], rubric: Rubric, out: Path, threshold: float,
+def extra_outputs(rows: list[Row], rubric: Rubric, out: Path, threshold: float | None,
                   paths: dict[str, Path]) -> list[str]:
-    """The class page and the similarity report, when their modules are installed."""
+    """The similarity report (``threshold`` None: not wanted), then the class page, which links to
+    it, when their modules are installed."""
     notes = []
+    if threshold is not None:
+        try:
+            from ..similarity import similar_pairs, write_similarity_report
+        except ImportError:
+            notes.append("similarity report skipped: autograder.similarity is not installed")
+        else:
+            try:
+                submissions = {r.student.id: r.student.path for r in rows}
+                pairs = similar_pairs(submissions, rubric.path(rubric.starter), threshold)
+                paths["similarity"] = write_similarity_report(pairs, out)
+            except Exception as exc:  # noqa: BLE001 - the gradebook is written; this is a bonus
+                notes.append(f"similarity report failed: {exc!r}")
     try:
         from ..report.html import write_summary_html
     except ImportError:
@@ -214,17 +230,6 @@ def extra_outputs(rows: list[Row], rubric: Rubric, out: Path, threshold: float,
     else:
         try:
             paths["summary"] = write_summary_html(out, rubric)
-        except Exception as exc:  # noqa: BLE001 - the gradebook is written; the page is a bonus
-            notes.append(f"summary.html failed: {exc!r}")
-    try:
-        from ..similarity import similar_pairs, write_similarity_report
-    except ImportError:
-        notes.append("similarity report skipped: autograder.similarity is not installed")
-    else:
-        try:
-            submissions = {r.student.id: r.student.path for r in rows}
-            pairs = similar_pairs(submissions, rubric.path(rubric.starter), threshold)
-            paths["similarity"] = write_similarity_report(pairs, out)
         except Exception as exc:  # noqa: BLE001 - as above
-            notes.append(f"similarity report failed: {exc!r}")
+            notes.append(f"summary.html failed: {exc!r}")
     return notes
