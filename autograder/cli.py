@@ -3,6 +3,8 @@
     autograde alice.zip --spec specs/cmu-hw5.yaml --out reports/alice
     autograde validate specs/cmu-hw5.yaml --full
     autograde batch submissions/ --spec specs/cmu-hw5.yaml -j 2 --out reports/hw5
+    autograde kit specs/cmu-hw5.yaml -o dist      # instructor: the students' self-check kit
+    autograde check                               # student: in the homework folder
 """
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ from rich.console import Console
 
 from . import __version__
 from .intake import IntakeError, find, stage
+from .kit import KitError
 from .rubric.schema import RubricError, find_specs, load
 from .sandbox.layers import SandboxUnavailable, detect
 
-COMMANDS = ("validate", "demo", "layers", "data", "fixtures", "batch")
+COMMANDS = ("validate", "demo", "layers", "data", "fixtures", "kit", "check", "batch")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -58,6 +61,8 @@ def grade_command(args, console: Console) -> int:
     if not submission.exists():
         raise IntakeError(f"{submission}: no such file or folder")
     spec = Path(args.spec) if args.spec else identify_spec(submission, Path(args.specs_dir))
+    if (spec.parent / "kit.json").is_file():  # its reference is a recording: only `check` replays it
+        raise RubricError(f"{spec} is a student kit's rubric: run autograde check {submission} --kit {spec.parent}")
     out = Path(args.out) if args.out else Path("reports") / _stem(submission)
     with Grader(spec, sandboxed=not args.no_sandbox) as grader:
         report = grader.grade(submission, seed=args.seed)
@@ -187,6 +192,40 @@ def fixtures_command(args, console: Console) -> int:
     return 1 if problems else 0
 
 
+def kit_command(args, console: Console) -> int:
+    """Write the students' self-check kit for each rubric given."""
+    from .kit.build import KIT_SEED, build_kit
+
+    status = 0
+    for spec in args.specs:
+        built = build_kit(spec, Path(args.out), seed=KIT_SEED if args.seed is None else args.seed)
+        console.print(f"[green]kit[/green] {built.folder}: {built.replies} recorded reference replies")
+        for note in built.notes:
+            console.print(f"  {note}")
+        if built.reference_short:
+            status = 1
+            console.print("[red]FAIL[/red] the reference solution falls short through the kit: "
+                          + ", ".join(built.reference_short))
+    return status
+
+
+def check_command(args, console: Console) -> int:
+    """Grade the homework in FOLDER with the self-check kit (public checks, recorded reference)."""
+    from .kit.check import check, find_kit, print_check
+    from .report.writers import write_reports
+
+    homework = Path(args.folder)
+    if not homework.exists():
+        raise IntakeError(f"{homework}: no such file or folder")
+    kit = find_kit(homework, args.kit)
+    report = check(homework, kit)
+    print_check(report, kit, console)
+    if args.out:
+        paths = write_reports(report, Path(args.out))
+        console.print(f"reports: {paths['results']}, {paths['report']}")
+    return 0
+
+
 def layers_command(args, console: Console) -> int:
     layers = detect()
     for name in sorted(layers.available):
@@ -227,6 +266,17 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                             help="pairs at least this similar are listed for a human (default 0.5)")
         parser.add_argument("--no-similarity", action="store_true",
                             help="skip the similarity report (it compares every pair of students)")
+    elif command == "kit":
+        parser.add_argument("command")
+        parser.add_argument("specs", nargs="+", help="rubric YAML files")
+        parser.add_argument("-o", "--out", default="dist", help="the kits go to OUT/<assignment>/ (default dist)")
+        parser.add_argument("--seed", type=int, default=None, help="the kit's input seed (default: fixed)")
+    elif command == "check":
+        parser.add_argument("command")
+        parser.add_argument("folder", nargs="?", default=".", help="the homework folder (default: here)")
+        parser.add_argument("--kit", help="the kit folder (default: $AUTOGRADE_KIT, else a .autograde-kit/ "
+                                          "folder here or above)")
+        parser.add_argument("--out", help="also write results.json and report.md there")
     elif command == "fixtures":
         parser.add_argument("command")
         parser.add_argument("action", nargs="?", choices=["verify", "build"], default="verify")
@@ -256,10 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(command).parse_args(argv)
     console = Console()
     handlers = {"validate": validate_command, "demo": demo_command, "layers": layers_command,
-                "data": data_command, "fixtures": fixtures_command, "batch": batch_command}
+                "data": data_command, "fixtures": fixtures_command, "kit": kit_command,
+                "check": check_command, "batch": batch_command}
     try:
         return handlers.get(command, grade_command)(args, console)
-    except (RubricError, IntakeError, SandboxUnavailable) as exc:
+    except (RubricError, IntakeError, SandboxUnavailable, KitError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
 

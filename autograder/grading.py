@@ -22,10 +22,11 @@ from .checks import kind_of
 from .checks.base import Attachment, Case, Outcome
 from .checks.value import ReferenceFailed
 from .intake import IntakeError, Submission, stage
+from .notebooks import NotebookBudget, NotebookRun, NotebookSession
 from .provenance import provenance
 from .rubric.schema import Question, Rubric, load
 from .sandbox.layers import detect
-from .sandbox.process import WorkerProcess
+from .sandbox.process import Reply, WorkerProcess
 
 
 MAX_MESSAGES_PER_CHECK = 2
@@ -121,6 +122,7 @@ class GradeReport:
     provenance: dict
     intake_problems: list[str] = field(default_factory=list)
     fatal: str = ""
+    notebooks: list[NotebookRun] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -163,31 +165,54 @@ class GradingContext:
         return np.random.default_rng([self.seed, *self.key, case_index])
 
 
+class ReferenceUnavailable(Exception):
+    """The reference cannot answer a request here (a student's self-check kit holds no solution):
+    the case is left for the TA's grade, never passed or failed."""
+
+
+class ReferenceSolution:
+    """The trusted reference solution, staged once: its worker (and notebooks), outside the
+    sandbox, kept for the whole batch."""
+
+    def __init__(self, rubric: Rubric, folder: Path):
+        self.rubric = rubric
+        self.staged = stage(rubric.path(rubric.reference), folder, rubric.files, rubric.source.parent,
+                            trusted=True)
+        provide_data(self.staged, rubric)
+        self._runners: Runners | None = None
+
+    def request(self, header: dict, inputs, names: list[str], *, time_s: float) -> Reply:
+        """Run one follow-up request; ``header`` carries the scenario and seed, ``names`` the files."""
+        if self._runners is None:
+            worker = WorkerProcess(str(self.staged.root), self.rubric.policy.shims,
+                                   self.rubric.policy.limits, sandboxed=False)
+            self._runners = Runners(worker, self.rubric, self.staged, 0, False, None)
+        modules = self.staged.module_paths(names, self.rubric.files)
+        return self._runners.for_names(names).request(dict(header, modules=modules), inputs, time_s=time_s,
+                                                      import_time_s=120)
+
+    def close(self) -> None:
+        if self._runners is not None:
+            self._runners.close()
+            self._runners = None
+
+
 class Grader:
-    def __init__(self, rubric: Rubric | str | Path, sandboxed: bool = True):
+    """Grades submissions against one rubric. ``reference`` answers the checks' follow-up requests
+    (anything with ``request`` and ``close``, e.g. a student kit's recorded replies); by default it
+    is the rubric's reference solution."""
+
+    def __init__(self, rubric: Rubric | str | Path, sandboxed: bool = True, reference=None):
         self.rubric = rubric if isinstance(rubric, Rubric) else load(rubric)
         self.sandboxed = sandboxed
         self.layers = detect() if sandboxed else None
         self._tmp = tempfile.TemporaryDirectory(prefix="autograde-")
-        reference_dir = self.rubric.path(self.rubric.reference)
-        self.reference = stage(reference_dir, Path(self._tmp.name) / "reference", self.rubric.files,
-                               self.rubric.source.parent, trusted=True)
-        provide_data(self.reference, self.rubric)
-        self._reference_worker: WorkerProcess | None = None
+        self.reference = reference or ReferenceSolution(self.rubric, Path(self._tmp.name) / "reference")
         self._count = 0
         self._installed: dict[str, bool] = {}
 
-    # -- workers -----------------------------------------------------------------------------
-    @property
-    def reference_worker(self) -> WorkerProcess:
-        if self._reference_worker is None:
-            self._reference_worker = WorkerProcess(str(self.reference.root), self.rubric.policy.shims,
-                                                   self.rubric.policy.limits, sandboxed=False)
-        return self._reference_worker
-
     def close(self) -> None:
-        if self._reference_worker is not None:
-            self._reference_worker.close()
+        self.reference.close()
         self._tmp.cleanup()
 
     def __enter__(self):
@@ -214,30 +239,34 @@ class Grader:
         ctx = GradingContext(self.rubric, submission, seed)
         worker = WorkerProcess(str(submission.root), self.rubric.policy.shims, self.rubric.policy.limits,
                                sandboxed=self.sandboxed, layers=self.layers)
+        runners = Runners(worker, self.rubric, submission, seed, self.sandboxed, self.layers)
         results = []
         try:
             with ctx:
                 for qi, question in enumerate(self.rubric.questions):
                     if only is None or question.id in only:
-                        results.append(self._grade_question(qi, question, ctx, worker))
+                        results.append(self._grade_question(qi, question, ctx, runners))
         finally:
-            worker.close()
+            runners.close()
             student_log = "\n".join(worker.logs)
-            startup = worker.startup_seconds
-            starts = worker.starts
+            startup = worker.startup_seconds + sum(s.startup_seconds for s in runners.sessions.values())
+            starts = worker.starts + sum(s.starts for s in runners.sessions.values())
         prov = provenance(self.rubric, submission.digest, seed, self.layers, sandboxed=self.sandboxed)
         prov["data"] = self.data_used()
         prov["timing"] = {"total_s": round(time.perf_counter() - started, 4),
                           "sandbox_startup_s": round(startup, 4), "worker_starts": starts,
                           "per_question_s": {r.id: round(r.seconds, 4) for r in results}}
+        prov["timing"]["notebooks"] = {run.path: {"total_s": round(run.seconds, 4),
+                                                  "kernel_overhead_s": round(run.overhead_seconds, 4)}
+                                       for run in runners.runs}
         prov["student_output_tail"] = student_log[-4000:]
         prov["checks_not_run"] = [f"{r.id} {line}" for r in results for line in r.not_run]
         notes = submission.problems + [f"required file {m} was not found in the submission"
                                        for m in submission.missing]
-        return GradeReport(self.rubric, str(source), results, prov, notes)
+        return GradeReport(self.rubric, str(source), results, prov, notes, notebooks=runners.runs)
 
     def _grade_question(self, qi: int, question: Question, ctx: GradingContext,
-                        worker: WorkerProcess) -> QuestionResult:
+                        runners: "Runners") -> QuestionResult:
         started = time.perf_counter()
         result = QuestionResult(question.id, question.title, question.points, question.visibility,
                                 question.extra_credit, question.penalty)
@@ -256,7 +285,7 @@ class Grader:
                 if not kind.uses_probe:
                     outcomes = kind.evaluate(params, ctx)
                 else:
-                    outcomes = self._run_cases(kind, params, ctx, worker, question, budget)
+                    outcomes = self._run_cases(kind, params, ctx, runners, question, budget)
                 result.checks.append(CheckResult(label, params.kind, params.weight, outcomes))
         except Exception as exc:  # noqa: BLE001 - a grader bug costs one question, never the run
             result.grader_error = f"internal grader error in {question.id}: {exc!r}"
@@ -264,7 +293,7 @@ class Grader:
         result.seconds = time.perf_counter() - started
         return result
 
-    def _run_cases(self, kind, params, ctx, worker, question, budget) -> list[Outcome]:
+    def _run_cases(self, kind, params, ctx, runners, question, budget) -> list[Outcome]:
         """Every case of one check; after a time-out the rest fail at once instead of waiting again."""
         outcomes: list[Outcome] = []
         timed_out: str | None = None
@@ -272,13 +301,13 @@ class Grader:
             if timed_out:
                 outcomes.append(Outcome(0.0, f"{case.label}: not run, {timed_out}"))
                 continue
-            outcome, status = self._run_case(kind, params, i, case, ctx, worker, question, budget)
+            outcome, status = self._run_case(kind, params, i, case, ctx, runners, question, budget)
             if status == "timeout":
                 timed_out = f"{case.label.split(' (')[0]} timed out"
             outcomes.append(outcome)
         return outcomes
 
-    def _run_case(self, kind, params, index: int, case: Case, ctx, worker, question,
+    def _run_case(self, kind, params, index: int, case: Case, ctx, runners, question,
                   budget) -> tuple[Outcome, str]:
         names = kind.module_names(params, set(self.rubric.files))
         absent = [self.rubric.files[n].names_text for n in names if n not in ctx.submission.files]
@@ -288,7 +317,7 @@ class Grader:
         time_s = question.time_s or budget.time_s
         memory = question.memory_mb or budget.memory_mb
         files = self.rubric.files
-        student = worker.request(dict(case.student, modules=ctx.submission.module_paths(names, files),
+        student = runners.for_names(names).request(dict(case.student, modules=ctx.submission.module_paths(names, files),
                                       seed=seed),
                                  case.inputs, time_s=time_s, import_time_s=budget.import_time_s,
                                  memory_mb=memory)
@@ -296,9 +325,11 @@ class Grader:
         follow_up = kind.reference_request(params, case, student, ctx)
         if follow_up is not None:
             header, inputs, ref_names = follow_up
-            reference = self.reference_worker.request(
-                dict(header, modules=self.reference.module_paths(ref_names, files), seed=seed),
-                inputs, time_s=max(time_s * 10, 60), import_time_s=120)
+            try:
+                reference = self.reference.request(dict(header, seed=seed), inputs, ref_names,
+                                                   time_s=max(time_s * 10, 60))
+            except ReferenceUnavailable as exc:
+                return Outcome(0.0, f"{case.label}: {exc}", pending=True), student.status
         try:
             return kind.judge(params, case, student, reference, ctx), student.status
         except ReferenceFailed as exc:
@@ -342,6 +373,40 @@ class Grader:
         return GradeReport(self.rubric, source, results, prov, [message], fatal=message)
 
 
+class Runners:
+    """Where a submission's probes run: its worker, or the sandboxed kernel of the notebook a probe
+    names (one kernel per notebook, executed once, on first use)."""
+
+    def __init__(self, worker: WorkerProcess, rubric: Rubric, submission: Submission, seed: int,
+                 sandboxed: bool, layers):
+        self.worker, self.rubric, self.submission = worker, rubric, submission
+        self.seed, self.sandboxed, self.layers = seed, sandboxed, layers
+        self.sessions: dict[str, NotebookSession] = {}
+
+    def for_names(self, names: list[str]):
+        notebooks = [n for n in names if n in self.submission.files
+                     and self.rubric.files[n].run_as_for(self.submission.files[n].name) == "notebook"]
+        if not notebooks:
+            return self.worker
+        key = notebooks[0]
+        if key not in self.sessions:
+            spec, policy = self.rubric.files[key], self.rubric.policy
+            budget = NotebookBudget(spec.cell_time_s, spec.time_s, spec.memory_mb or policy.budget.memory_mb)
+            rel = str(self.submission.files[key].relative_to(self.submission.root))
+            self.sessions[key] = NotebookSession(key, rel, str(self.submission.root), budget, policy.shims,
+                                                 policy.limits, self.seed, self.sandboxed, self.layers)
+        return self.sessions[key]
+
+    @property
+    def runs(self) -> list[NotebookRun]:
+        return [s.run for s in self.sessions.values() if s.run is not None]
+
+    def close(self) -> None:
+        self.worker.close()
+        for session in self.sessions.values():
+            session.close()
+
+
 def provide_data(submission: Submission, rubric: Rubric) -> None:
     """Put the rubric's dataset files next to the scripts that read them (read-only, world-readable)."""
     if not rubric.data:
@@ -364,6 +429,9 @@ def provide_data(submission: Submission, rubric: Rubric) -> None:
                   else data.resolve(placement.dataset).folder)
         for name in placement.files:
             target = folder / (placement.prefix + name)
+            for parent in reversed(target.relative_to(folder).parents[:-1]):  # MNIST/raw/...
+                (folder / parent).mkdir(exist_ok=True)
+                os.chmod(folder / parent, 0o755)
             if target.exists():
                 target.unlink()  # the student's copy of course data is replaced by ours
             origin = head_of(source / name, placement.head) if placement.head else source / name
@@ -379,26 +447,41 @@ _HEADS: dict[tuple, Path] = {}
 
 def head_of(path: Path, head: dict[str, int]) -> Path:
     """A copy of a dataset file (a dict of arrays, .pkl or .npz) with only the first rows of some
-    entries, made once per grader process. The file is the data directory's own (generated or put
-    there by an instructor), never a student's, so unpickling it here is safe."""
+    entries, or of an IDX file (MNIST's format, keyed by its file name) with only its first items;
+    made once per grader process. The file is the data directory's own (generated or put there by
+    an instructor), never a student's, so unpickling it here is safe."""
     import os
     import pickle
     import tempfile
 
+    from .data import idx
+
+    is_idx = path.name.endswith("-ubyte")
+    if (is_idx or path.suffix == ".npy") and path.name not in head:
+        return path
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size, tuple(sorted(head.items())))
     if key not in _HEADS or not _HEADS[key].exists():
-        if path.suffix == ".npz":
+        if is_idx:
+            content = {path.name: idx.read(path)}
+        elif path.suffix == ".npy":
+            content = {path.name: np.load(path, allow_pickle=False)}
+        elif path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as loaded:
                 content = {k: loaded[k] for k in loaded.files}
         else:
             with open(path, "rb") as fh:
                 content = pickle.load(fh)  # noqa: S301 - the data directory's file, see above
         for entry, rows in head.items():
-            content[entry] = content[entry][:rows]
+            if entry in content:
+                content[entry] = content[entry][:rows]
         folder = Path(tempfile.mkdtemp(prefix="autograde-head-"))
         out = folder / path.name
-        if path.suffix == ".npz":
+        if is_idx:
+            idx.write(out, content[path.name])
+        elif path.suffix == ".npy":
+            np.save(out, content[path.name])
+        elif path.suffix == ".npz":
             np.savez(out, **content)
         else:
             with open(out, "wb") as fh:
@@ -418,4 +501,4 @@ def grade_submission(source: str | Path, spec: str | Path, seed: int | None = No
         return grader.grade(source, seed=seed)
 
 
-__all__ = ["Grader", "GradeReport", "grade_submission", "__version__"]
+__all__ = ["Grader", "GradeReport", "ReferenceSolution", "ReferenceUnavailable", "grade_submission", "__version__"]

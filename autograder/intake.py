@@ -17,7 +17,8 @@ from pathlib import Path, PurePosixPath
 MAX_FILES = 2000
 MAX_TOTAL_BYTES = 200 << 20
 MAX_FILE_BYTES = 100 << 20
-IGNORED_PARTS = {"__MACOSX", ".git", "__pycache__", ".ipynb_checkpoints", ".DS_Store"}
+# .autograde-kit: a student's self-check kit (autograder.kit) is never part of the submission
+IGNORED_PARTS = {"__MACOSX", ".git", "__pycache__", ".ipynb_checkpoints", ".DS_Store", ".autograde-kit"}
 
 
 class IntakeError(Exception):
@@ -39,7 +40,9 @@ class Submission:
 
     def module_paths(self, names, file_specs: dict) -> dict[str, dict]:
         """What the worker loads for these names: where each file is and whether it is a script."""
-        return {n: {"path": str(self.files[n].relative_to(self.root)), "as": file_specs[n].run_as}
+        return {n: {"path": str(self.files[n].relative_to(self.root)),
+                    "as": file_specs[n].run_as_for(self.files[n].name),
+                    **({"watch": file_specs[n].watch} if getattr(file_specs[n], "watch", None) else {})}
                 for n in names if n in self.files}
 
 

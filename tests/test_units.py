@@ -109,3 +109,30 @@ def test_batches_partition_property():
     swapped = [(bx, by[::-1]) for bx, by in good]
     assert "labels no longer match" in properties.batches_partition(swapped, x, y, 4)
     assert "original order" in properties.batches_shuffled([(x, y)], x, y, 12)
+
+
+def test_model_probe_builtins_find_adapt_and_count():
+    torch = pytest.importorskip("torch")
+    from autograder.worker import models
+
+    class CNN(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 2, 3)
+            self.fc = torch.nn.Linear(2 * 26 * 26, 10)
+
+        def forward(self, x):
+            return self.fc(self.conv(x).flatten(1))
+
+    fc = torch.nn.Sequential(torch.nn.Linear(784, 200), torch.nn.ReLU(), torch.nn.Linear(200, 10))
+    names = {"loss_fn": torch.nn.CrossEntropyLoss(), "my_cnn": CNN(), "fc": fc}
+    assert models.find_model(names) is fc                      # the largest network, not the loss
+    assert models.find_model(names, "my_cnn") is names["my_cnn"]
+    assert models.param_count(fc) == 159_010                  # 784*200 + 200 + 200*10 + 10
+    assert models.param_count(torch.nn.Linear(784, 10)) == 7_850
+    x = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
+    assert models.predict(fc, x).shape == (5, 10)             # flattened for the FC net
+    assert models.predict(names["my_cnn"], x).shape == (5, 10)  # one channel added for the CNN
+    assert fc.training                                        # eval() only during prediction
+    with pytest.raises(ValueError, match="none of the input layouts"):
+        models.predict(torch.nn.Linear(5, 2), x)

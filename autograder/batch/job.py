@@ -84,28 +84,14 @@ def grade_student(spec: str, digest: str, submission: str, out: str, sandboxed: 
         grader, lock = cached_grader(spec, digest, sandboxed)
         with lock:
             report = grader.grade(submission, only=set(only) if only else None)
-        notes = write_all(report, Path(out))
+        write_reports(report, Path(out))  # results.json, report.md, provenance.json, report.html
     except Exception as exc:  # noqa: BLE001 - see the docstring
         drop_grader(spec, digest, sandboxed)
         return {"status": "error", "message": f"grading crashed: {exc!r}",
                 "traceback": traceback.format_exc()[-3000:], "seconds": time.perf_counter() - started,
                 "started": epoch, "worker": where}
-    return dict(summarize(report), notes=notes, seconds=round(time.perf_counter() - started, 4),
+    return dict(summarize(report), seconds=round(time.perf_counter() - started, 4),
                 started=epoch, worker=where)
-
-
-def write_all(report: GradeReport, out: Path) -> list[str]:
-    """results.json, report.md, provenance.json, and report.html when the HTML writer is installed."""
-    write_reports(report, out)
-    try:
-        from ..report.html import write_report_html
-    except ImportError:
-        return []
-    try:
-        write_report_html(report, out)
-    except Exception as exc:  # noqa: BLE001 - a missing HTML page must not lose the grade
-        return [f"report.html not written: {exc!r}"]
-    return []
 
 
 def summarize(report: GradeReport) -> dict:

@@ -28,10 +28,8 @@ class Stage(BaseModel):
     observe: dict[str, Expression]
 
 
-class Threshold(BaseModel):
+class Bounds(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    value: Expression = Field(description="expression over inputs, student and reference observations")
-    label: str = ""
     at_least: float | None = None
     at_most: float | None = None
     zero_at: float | None = Field(None, description="value earning nothing; linear credit in between")
@@ -40,6 +38,21 @@ class Threshold(BaseModel):
     def _bounds(self):
         if (self.at_least is None) == (self.at_most is None):
             raise ValueError("give exactly one of at_least or at_most")
+        return self
+
+
+class Threshold(Bounds):
+    value: Expression = Field(description="expression over inputs, student and reference observations")
+    label: str = ""
+    dataset: str | None = Field(None, description="the dataset the value is measured on, when the bar "
+                                                  "depends on which copy is installed")
+    synthetic: Bounds | None = Field(None, description="the bar when that dataset is the synthetic "
+                                                       "stand-in (calibrated on it), not the real one")
+
+    def for_origin(self, origin: str | None) -> "Threshold":
+        """These bounds, or the synthetic ones when the dataset installed is synthetic."""
+        if origin == "synthetic" and self.synthetic is not None:
+            return self.model_copy(update=self.synthetic.model_dump())
         return self
 
     def credit(self, x: float) -> float:
@@ -94,6 +107,7 @@ class Evaluate(ProbeCheck):
             names.update(reference.value)
         credits, problems = [], []
         for key, rule in params.thresholds.items():
+            rule = rule.for_origin(dataset_origin(rule.dataset))
             try:
                 x = float(expr.evaluate(rule.value, names))
             except Exception as exc:  # noqa: BLE001 - odd shapes or types from the student's results
@@ -107,6 +121,15 @@ class Evaluate(ProbeCheck):
         score = sum(credits) / len(credits)
         message = f"{case.label}: " + "; ".join(problems) if problems else ""
         return with_notes(Outcome(score, message), student)
+
+
+def dataset_origin(name: str | None) -> str | None:
+    """"real" or "synthetic": which copy of a dataset the grader has (None when not asked)."""
+    if name is None:
+        return None
+    from ..data import resolve
+
+    return resolve(name).origin
 
 
 KIND = Evaluate()

@@ -8,7 +8,8 @@ from ..grading import GradeReport
 from .writers import _fmt, summary_line
 
 
-def print_report(report: GradeReport, console: Console | None = None, show_manual: bool = False) -> None:
+def print_report(report: GradeReport, console: Console | None = None, show_manual: bool = False,
+                 show_layers: bool = True) -> None:
     console = console or Console()
     table = Table(title=f"{report.rubric.assignment} — {report.submission}", title_justify="left",
                   expand=True, show_lines=True)
@@ -30,7 +31,7 @@ def print_report(report: GradeReport, console: Console | None = None, show_manua
     console.print(table)
     for note in report.intake_problems:
         console.print(f"[yellow]note:[/yellow] {note}")
-    missing = report.provenance.get("sandbox", {}).get("missing", {})
+    missing = report.provenance.get("sandbox", {}).get("missing", {}) if show_layers else {}
     for name, why in missing.items():
         console.print(f"[yellow]sandbox layer missing ({name}):[/yellow] {why}")
     console.print(f"[bold]{summary_line(report)}[/bold]")

@@ -83,6 +83,8 @@ def report_markdown(report: GradeReport) -> str:
             lines += [f"### {q.id} {q.title} ({_fmt(q.points)} points)", ""]
             lines += [f"* {note}" for note in q.ta_notes] + [""]
             lines += [f"![{a.caption}]({path})  " for a, path in attachment_paths(q)] + [""]
+    if report.notebooks:
+        lines += notebook_sections(report)
     sandbox = p.get("sandbox", {})
     if p.get("checks_not_run"):
         lines += ["## Checks not run", ""] + [f"* {line}" for line in p["checks_not_run"]] + [""]
@@ -101,20 +103,65 @@ def report_markdown(report: GradeReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def notebook_sections(report: GradeReport) -> list[str]:
+    """Each executed notebook for the TA: its cells' status, what failed and why, and its figures."""
+    lines = ["## Notebooks", ""]
+    for run in report.notebooks:
+        lines += [f"### {run.path}", "",
+                  f"{run.summary()} (kernel start and stop {run.overhead_seconds:.2f} s). "
+                  f"Executed copy: `{notebook_copy_path(run)}`." + (f" **{run.problem}.**" if run.problem else ""), ""]
+        if run.failures:
+            lines += ["| cell | status | time | error | first line |", "|---|---|---:|---|---|"]
+            for c in run.failures:
+                first = next((line for line in c.source.splitlines() if line.strip()), "").strip()[:60]
+                error = c.error.splitlines()[0][:160] if c.error else ""
+                lines.append(f"| {c.number} | {c.status} | {c.seconds:.1f} s | {_cell_text(error)} | `{_cell_text(first)}` |")
+            lines.append("")
+        lines += [f"![{a.caption}]({path})  " for a, path in notebook_figure_paths(run)] + [""]
+    return lines
+
+
+def _cell_text(text: str) -> str:
+    return text.replace("|", "\\|").replace("`", "'")
+
+
+def notebook_copy_path(run) -> str:
+    return f"notebooks/{Path(run.path).name}"
+
+
+def notebook_figure_paths(run) -> list[tuple]:
+    stem = Path(run.path).stem
+    return [(a, f"figures/{stem}-{i + 1}.png") for i, a in enumerate(run.figures)]
+
+
 def attachment_paths(q: QuestionResult) -> list[tuple]:
     """Where each of a question's attachments is written, relative to the report folder."""
     stem = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in q.id)
     return [(a, f"figures/{stem}-{i + 1}{Path(a.name).suffix or '.png'}") for i, a in enumerate(q.attachments)]
 
 
-def write_reports(report: GradeReport, out: Path) -> dict[str, Path]:
+def write_reports(report: GradeReport, out: Path, release: bool = True) -> dict[str, Path]:
+    """results.json, report.md, provenance.json, report.html and the figures under ``out``;
+    ``release=False`` keeps hidden questions' feedback out of report.html."""
+    from .html import write_report_html  # html builds on this module's helpers
+
     out.mkdir(parents=True, exist_ok=True)
     for q in report.questions:
         for attachment, rel in attachment_paths(q):
             (out / rel).parent.mkdir(exist_ok=True)
             (out / rel).write_bytes(attachment.data)
+    for run in report.notebooks:
+        for attachment, rel in notebook_figure_paths(run):
+            (out / rel).parent.mkdir(exist_ok=True)
+            (out / rel).write_bytes(attachment.data)
+        if run.executed is not None:
+            import nbformat
+
+            (out / "notebooks").mkdir(exist_ok=True)
+            nbformat.write(run.executed, out / notebook_copy_path(run))
     paths = {"results": out / "results.json", "report": out / "report.md", "provenance": out / "provenance.json"}
     paths["results"].write_text(json.dumps(results_json(report), indent=2))
     paths["report"].write_text(report_markdown(report))
     paths["provenance"].write_text(json.dumps(report.provenance, indent=2))
+    paths["html"] = write_report_html(report, out, release=release)
     return paths

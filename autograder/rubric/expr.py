@@ -87,6 +87,54 @@ def has_shape(a, *dims) -> float:
         return 0.0
 
 
+def count(items, item) -> int:
+    """How often ``item`` occurs in a list (``count(calls, 'relu')``)."""
+    return sum(1 for x in list(items) if x == item)
+
+
+def _shape_key(shape) -> tuple:
+    """A weight matrix counts the same either way round: the handouts' ``X.mm(W)`` keeps
+    (in, out), ``nn.Linear`` keeps (out, in)."""
+    shape = tuple(int(d) for d in shape)
+    return tuple(sorted(shape)) if len(shape) == 2 else shape
+
+
+def same_shapes(shapes, expected) -> float:
+    """1.0 when a model's parameter shapes are exactly ``expected`` in any order (weights of
+    dense layers either way round), else 0.0."""
+    try:
+        return float(sorted(map(_shape_key, shapes)) == sorted(map(_shape_key, expected)))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def includes_shapes(shapes, expected) -> float:
+    """1.0 when every shape of ``expected`` is among a model's parameter shapes (each used once)."""
+    try:
+        pool = list(map(_shape_key, shapes))
+        for key in map(_shape_key, expected):
+            pool.remove(key)
+    except (TypeError, ValueError):
+        return 0.0
+    return 1.0
+
+
+def is_distribution(scores) -> float:
+    """1.0 when every row is a probability distribution (softmax output), 0.0 for logits."""
+    s = np.asarray(scores, dtype=float)
+    return float(s.ndim == 2 and np.all(s >= 0) and np.allclose(s.sum(axis=1), 1.0, atol=1e-3))
+
+
+def all_finite(a) -> float:
+    """1.0 when an array holds no NaN or inf."""
+    return float(np.all(np.isfinite(np.asarray(a, dtype=float))))
+
+
+def has_dim(shapes, n) -> float:
+    """1.0 when some weight matrix has ``n`` rows or columns (a dense layer taking ``n`` inputs)."""
+    return float(any(len(s) == 2 and int(n) in map(int, s) for s in shapes))
+
+
 def psnr(truth, pred) -> float:
     """Average per-image PSNR in dB for rows of pixels in [0, 1] (``skimage``'s data_range 1)."""
     truth, pred = np.asarray(truth, dtype=float), np.asarray(pred, dtype=float)
@@ -150,7 +198,9 @@ FUNCTIONS = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "m
              "int": int, "float": float, "log10": math.log10, "mean": lambda a: float(np.mean(a)),
              "accuracy": accuracy, "relerr": relerr, "identical": identical, "box_recall": box_recall,
              "box_precision": box_precision, "bw_ok": bw_ok, "has_shape": has_shape, "psnr": psnr,
-             "cosine": cosine, "rank": rank, "cer": cer, "yes_no": yes_no}
+             "cosine": cosine, "rank": rank, "cer": cer, "yes_no": yes_no, "count": count,
+             "same_shapes": same_shapes, "includes_shapes": includes_shapes, "has_dim": has_dim,
+             "is_distribution": is_distribution, "all_finite": all_finite}
 ATTRIBUTES = {"shape", "size", "ndim"}
 BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
           ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow, ast.Mod: operator.mod}
@@ -182,8 +232,10 @@ def evaluate(text, names: dict):
 
 
 def _eval(node, names, text):
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)):
         return node.value
+    if isinstance(node, (ast.List, ast.Tuple)):  # an expected architecture: [[784, 200], [200]]
+        return [_eval(e, names, text) for e in node.elts]
     if isinstance(node, ast.Name):
         if node.id not in names:
             raise ExprError(f"unknown name {node.id!r} in {text!r}")

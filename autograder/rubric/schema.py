@@ -24,13 +24,38 @@ class FileSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: str = Field(description="file name, or a tail of its path such as python/nn.py")
     required: bool = True
-    run_as: Literal["module", "script"] = Field(
-        "module", description="module: imported; script: run once as __main__, its globals observed")
+    run_as: Literal["module", "script", "notebook"] = Field(
+        "module", description="module: imported; script: run once as __main__, its globals observed; "
+                              "notebook (any .ipynb): executed once in a sandboxed Jupyter kernel, "
+                              "its global names observed")
     provided: str | None = Field(None, description="a course file (path relative to the rubric) that "
                                                   "replaces the student's copy")
     also: list[str] = Field(default_factory=list,
                             description="other names accepted for the same hand-in, tried in order "
                                         "(q1_weights.yaml for q1.py); .yaml/.json files load as data")
+
+    watch: list[str] = Field(default_factory=list,
+                             description="script: functions whose calls are recorded while it runs "
+                                         "(arguments' sizes, files opened, optimizers created), read by "
+                                         "probes with watched(name)")
+    cell_time_s: float = Field(300.0, gt=0, description="notebook: wall time of one cell")
+    time_s: float = Field(1800.0, gt=0, description="notebook: wall time of all its cells together")
+    memory_mb: int | None = Field(None, ge=64, description="notebook: the kernel's memory budget "
+                                                           "(default: the policy's)")
+
+    @model_validator(mode="after")
+    def _notebooks_run_as_notebooks(self):
+        notebook = self.path.endswith(".ipynb")
+        if notebook and self.run_as == "module":
+            self.run_as = "notebook"
+        elif notebook != (self.run_as == "notebook"):
+            raise ValueError("run_as: notebook is for .ipynb files, and .ipynb files run as notebooks")
+        return self
+
+    def run_as_for(self, found: str) -> str:
+        """How the file handed in runs: a notebook accepted in ``also`` (homework3.ipynb for
+        homework3.py) runs as a notebook, whatever the main name's way."""
+        return "notebook" if str(found).endswith(".ipynb") else self.run_as
 
     @property
     def names_text(self) -> str:

@@ -80,10 +80,22 @@ def worker_args(req_fd: int, resp_fd: int, source: str, shims: list[str], packag
 
 def plan(layers: Layers, limits: Limits, source: str, req_fd: int, resp_fd: int, shims: list[str],
          cgroup_procs: list[str], seccomp_fd: int | None) -> LaunchPlan:
+    """The worker, started with every available layer."""
+    def worker(package: str, submission: str) -> list[str]:
+        # a private pid namespace makes reaping strays after each probe safe
+        return worker_args(req_fd, resp_fd, submission, shims, package, reap=layers.has("bubblewrap"))
+
+    return sandboxed(layers, limits, source, worker, cgroup_procs, seccomp_fd)
+
+
+def sandboxed(layers: Layers, limits: Limits, source: str, command, cgroup_procs: list[str],
+              seccomp_fd: int | None, shared_dir: str | None = None) -> LaunchPlan:
+    """Any command inside the sandbox: ``command(worker_package, submission)`` gives its argv with
+    the paths it will see. ``shared_dir`` is bound read-write at the same path on both sides (a
+    Jupyter kernel's ipc sockets and the probe's request and reply files)."""
     env = worker_env(limits)
     if not layers.has("bubblewrap"):
-        argv = worker_args(req_fd, resp_fd, source, shims, WORKER_PACKAGE)
-        return LaunchPlan(_wrap(argv, layers, limits, cgroup_procs), env)
+        return LaunchPlan(_wrap(command(WORKER_PACKAGE, source), layers, limits, cgroup_procs), env)
 
     argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
@@ -105,7 +117,10 @@ def plan(layers: Layers, limits: Limits, source: str, req_fd: int, resp_fd: int,
     for path in interpreter_dirs():
         argv += _parents(path) + ["--ro-bind", path, path]
     argv += ["--dir", WORKER_MOUNT, "--ro-bind", WORKER_PACKAGE, f"{WORKER_MOUNT}/agworker",
-             "--ro-bind", source, SUBMISSION_MOUNT, "--chdir", "/tmp", "--clearenv"]
+             "--ro-bind", source, SUBMISSION_MOUNT]
+    if shared_dir:
+        argv += _parents(shared_dir) + ["--bind", shared_dir, shared_dir]
+    argv += ["--chdir", "/tmp", "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
     if seccomp_fd is not None:
@@ -114,8 +129,7 @@ def plan(layers: Layers, limits: Limits, source: str, req_fd: int, resp_fd: int,
     if as_root:
         argv += ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
                  "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--"]
-    # a private pid namespace (--unshare-pid above) makes reaping strays after each probe safe
-    argv += worker_args(req_fd, resp_fd, SUBMISSION_MOUNT, shims, f"{WORKER_MOUNT}/agworker", reap=True)
+    argv += command(f"{WORKER_MOUNT}/agworker", SUBMISSION_MOUNT)
     return LaunchPlan(_wrap(argv, layers, limits, cgroup_procs), env)
 
 

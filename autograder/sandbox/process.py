@@ -52,7 +52,7 @@ class Reply:
 
     def note_text(self) -> str:
         """Why observations may be missing: the script raised part-way through."""
-        return "; ".join(f"{n.get('module')} stopped early: {n['type']}: {n['message']}"
+        return "; ".join(f"{n.get('module')} {n.get('event', 'stopped early')}: {n['type']}: {n['message']}"
                          + (f" at {n['where'][-1]}" if n.get("where") else "") for n in self.notes)
 
 

@@ -134,4 +134,13 @@ def _summary(fig) -> dict:
     lines = sum(1 for ax in axes for line in ax.get_lines() if len(line.get_xdata()) > 1)
     titles = [fig._suptitle.get_text()] if getattr(fig, "_suptitle", None) else []
     titles += [ax.get_title() for ax in axes if ax.get_title()]
-    return {"axes": len(axes), "images": images, "lines": lines, "title": " / ".join(titles)[:200]}
+    kinds = [type(c).__name__ for ax in axes for c in ax.collections]
+    return {"axes": len(axes), "images": images, "lines": lines, "title": " / ".join(titles)[:200],
+            "axes_3d": sum(1 for ax in axes if getattr(ax, "name", "") == "3d"),
+            "surfaces": kinds.count("Poly3DCollection"),
+            "scatters": kinds.count("Path3DCollection") + kinds.count("PathCollection")}
+
+
+def summaries_of(source: str) -> list[dict]:
+    """What a source drew, without the pictures (for checks on a figure's content)."""
+    return [{k: v for k, v in f.items() if k != "png"} for f in figures_of(source)]

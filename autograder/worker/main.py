@@ -8,6 +8,7 @@ stdout/stderr can never be mistaken for a reply.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import importlib
 import os
@@ -20,14 +21,14 @@ import time
 import traceback
 import types
 
-from . import figures, protocol, scenario, shims
+from . import figures, protocol, scenario, shims, watch
 
 
 class Worker:
     def __init__(self, source: str, resp_fd: int):
         self.resp_fd = resp_fd
         self.workdir = tempfile.mkdtemp(prefix="submission-")
-        shutil.copytree(source, self.workdir, dirs_exist_ok=True, symlinks=False)
+        shutil.copytree(source, self.workdir, dirs_exist_ok=True, symlinks=False, copy_function=_copy_or_link)
         self.modules: dict[str, object] = {}
         self.failed_imports: dict[str, dict] = {}
         self.script_errors: dict[str, dict] = {}
@@ -40,11 +41,11 @@ class Worker:
             if name in self.failed_imports:
                 raise ImportFailure(self.failed_imports[name])
             if name not in self.modules:
-                self.modules[name] = self._load(name, how["path"], how.get("as", "module"))
+                self.modules[name] = self._load(name, how["path"], how.get("as", "module"), how.get("watch", []))
             loaded[name] = self.modules[name]
         return loaded
 
-    def _load(self, name: str, rel: str, how: str):
+    def _load(self, name: str, rel: str, how: str, watched: list[str]):
         path = os.path.join(self.workdir, rel)
         folder = os.path.dirname(path)
         if folder not in sys.path:
@@ -56,7 +57,7 @@ class Worker:
             if os.path.splitext(rel)[1].lower() in scenario.DATA_SUFFIXES:
                 module = scenario.load_data_file(path)
             elif how == "script":
-                module = self._run_script(name, path)
+                module = self._run_script(name, path, watched)
             else:
                 module = importlib.import_module(os.path.splitext(os.path.basename(rel))[0])
         except BaseException as exc:  # noqa: BLE001 - SystemExit and friends included
@@ -68,12 +69,18 @@ class Worker:
         self.event({"event": "imported", "module": name})
         return module
 
-    def _run_script(self, name: str, path: str):
+    def _run_script(self, name: str, path: str, watched: list[str]):
         """Run a script as ``__main__``; its globals survive a crash part-way (noted on every reply)."""
         module = types.ModuleType("__main__")
         module.__file__ = path
         with open(path, "rb") as fh:
-            code = compile(fh.read(), path, "exec")  # a SyntaxError fails the load itself
+            source = fh.read()
+        if watched:
+            tree = watch.rewrite(ast.parse(source, path), watched)  # a SyntaxError fails the load itself
+            module.__dict__["__autograde_watch__"] = watch.wrap
+            code = compile(tree, path, "exec")
+        else:
+            code = compile(source, path, "exec")
         saved_argv, sys.argv = sys.argv, [path]
         printed = scenario.PrintedTail(sys.stdout)
         try:
@@ -129,6 +136,18 @@ class Worker:
         except (TypeError, ValueError) as exc:  # an observation that is not data after all
             err = {"type": "UnencodableResult", "message": str(exc)[:300], "phase": "run"}
             protocol.write_frame(self.resp_fd, {"id": rid, "ok": False, "error": err}, None)
+
+
+LINK_ABOVE_BYTES = 1 << 20
+
+
+def _copy_or_link(src: str, dst: str) -> None:
+    """Code and small files are copied (the student may rewrite them); datasets (MNIST is 55 MB)
+    are linked read-only to the submission's copy: copying them cost seconds per worker."""
+    if os.path.getsize(src) > LINK_ABOVE_BYTES:
+        os.symlink(src, dst)
+    else:
+        shutil.copy2(src, dst)
 
 
 class ImportFailure(Exception):

@@ -17,6 +17,7 @@ import os
 
 import numpy as np
 
+from . import figures, models, watch
 from .protocol import ObservedError
 
 def load_pickle(path: str):
@@ -134,6 +135,8 @@ SAFE_BUILTINS = {
     "len": len, "range": range, "list": list, "tuple": tuple, "dict": dict, "float": float,
     "int": int, "abs": abs, "min": min, "max": max, "sum": sum, "sorted": sorted, "zip": zip,
     "enumerate": enumerate, "isinstance": isinstance, "None": None, "True": True, "False": False,
+    "watched": watch.record_of, "figures_drawn": figures.summaries_of,
+    **models.BUILTINS,
 }
 
 

@@ -1,0 +1,318 @@
+"""Grade a Jupyter notebook: execute it with nbclient in a sandboxed kernel, then probe its names.
+
+A :class:`NotebookSession` answers probe requests like a :class:`~.sandbox.process.WorkerProcess`,
+so every check kind works on a notebook unchanged. On the first request it runs the notebook once,
+cell by cell, each cell within the rubric's per-cell budget and all of them within the notebook's
+budget. A cell that raises or times out is recorded and execution goes on, so it costs only the
+questions whose names it would have defined; every failing probe's feedback names the cells that
+failed. Nothing the notebook printed is read as a result: probes observe the notebook's objects
+(a variable, a function called on given inputs, a model's predictions on unlabeled images) and the
+judge, outside, scores those observations.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from jupyter_core.utils import run_sync
+
+from .checks.base import Attachment
+from .checks.figures import valid_png
+from .sandbox import launch
+from .sandbox.kernel import KernelSandbox
+from .sandbox.layers import Layers, SandboxUnavailable, detect, sandbox_required
+from .sandbox.process import MAX_REPLY_BYTES, Reply
+from .worker import protocol
+
+KERNEL_START_S = 60
+MAX_ERROR_CHARS = 600
+
+
+@dataclass
+class CellRecord:
+    index: int            # position among all cells
+    number: int           # position among code cells, from 1: "code cell 7"
+    status: str           # "ok" | "error" | "timeout" | "not run"
+    seconds: float = 0.0
+    error: str = ""
+    source: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"code cell {self.number}"
+
+
+@dataclass
+class NotebookRun:
+    """One notebook's execution, for the TA: every code cell with its status and errors."""
+
+    key: str
+    path: str
+    cells: list[CellRecord] = field(default_factory=list)
+    problem: str = ""             # the kernel did not start, died, or the budget ran out
+    seconds: float = 0.0
+    overhead_seconds: float = 0.0  # kernel start, set-up and shutdown
+    executed: object = None        # the executed notebook (nbformat), outputs included
+    figures: list[Attachment] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[CellRecord]:
+        return [c for c in self.cells if c.status in ("error", "timeout")]
+
+    def notes(self) -> list[dict]:
+        """Why a probe may find names missing, attached to failing probes' feedback."""
+        notes = [{"module": f"{self.path} {c.label}", "type": "cell " + c.status,
+                  "message": c.error.splitlines()[0][:200] if c.error else "", "event": "failed"}
+                 for c in self.failures[:3]]
+        if self.problem:
+            notes.append({"module": self.path, "type": "notebook", "message": self.problem, "event": "stopped"})
+        return notes
+
+    def summary(self) -> str:
+        counts = {s: sum(c.status == s for c in self.cells) for s in ("ok", "error", "timeout", "not run")}
+        text = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        return f"{len(self.cells)} code cells: {text or 'none'}; {self.seconds:.1f} s"
+
+
+@dataclass
+class NotebookBudget:
+    cell_s: float
+    total_s: float
+    memory_mb: int
+
+
+class NotebookSession:
+    """One notebook of one submission in one sandboxed kernel, executed once, then probed."""
+
+    def __init__(self, key: str, rel_path: str, source: str, budget: NotebookBudget, shims: list[str],
+                 limits: launch.Limits, seed: int, sandboxed: bool = True, layers: Layers | None = None):
+        self.key, self.rel_path, self.source = key, rel_path, source
+        self.budget, self.shims, self.seed = budget, shims, seed
+        self.limits = limits.model_copy(update={"memory_mb": budget.memory_mb})
+        self.sandboxed = sandboxed
+        self.layers = (layers or detect()) if sandboxed else Layers(frozenset())
+        if sandboxed and sandbox_required() and self.layers.missing:
+            raise SandboxUnavailable("AUTOGRADE_REQUIRE_SANDBOX is set but these layers are missing: "
+                                     + "; ".join(self.layers.missing.values()))
+        self.run: NotebookRun | None = None
+        self.box: KernelSandbox | None = None
+        self.client = None
+        self.startup_seconds = 0.0
+        self.starts = 0
+
+    # -- execution ---------------------------------------------------------------------------
+    def execute(self) -> NotebookRun:
+        """Run every code cell once (idempotent); never raises for anything the notebook does."""
+        if self.run is not None:
+            return self.run
+        started = time.perf_counter()
+        run = self.run = NotebookRun(self.key, self.rel_path)
+        try:
+            nb = nbformat.read(os.path.join(self.source, self.rel_path), as_version=4)
+        except Exception as exc:  # noqa: BLE001 - not JSON, not a notebook
+            run.problem = f"not a readable notebook: {type(exc).__name__}: {str(exc)[:200]}"
+            return run
+        run.executed = nb
+        code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        run.cells = [CellRecord(i, n + 1, "not run", source=c.source) for n, (i, c) in enumerate(code)]
+        try:
+            self._start_kernel(nb)
+        except Exception as exc:  # noqa: BLE001
+            tail = self.box.log_tail() if self.box else ""
+            run.problem = f"the kernel did not start: {type(exc).__name__}: {str(exc)[:300]}" + (
+                f"; its output ended: {tail[-600:]}" if tail.strip() else "")
+            self._stop_kernel()
+            return run
+        booted = time.perf_counter()
+        self._execute_cells(nb, run, deadline=time.monotonic() + self.budget.total_s)
+        if self.client is not None:
+            self._hidden("__import__('sys').modules['agworker.notebook'].finish(get_ipython().user_ns)", 30)
+            run.figures = self._figures()
+        run.seconds = time.perf_counter() - started
+        run.overhead_seconds = booted - started
+        return run
+
+    def _start_kernel(self, nb) -> None:
+        from nbclient import NotebookClient
+
+        t0 = time.perf_counter()
+        self.box = KernelSandbox(self.source, self.layers, self.limits, self.sandboxed)
+        km = self.box.manager()
+        self.client = NotebookClient(
+            nb, km=km, timeout=int(self.budget.cell_s), allow_errors=True, interrupt_on_timeout=True,
+            error_on_timeout={"ename": "CellTimeout",
+                              "evalue": f"the cell ran longer than its budget of {self.budget.cell_s:g} s"},
+            record_timing=True, startup_timeout=KERNEL_START_S, shutdown_kernel="immediate",
+            iopub_timeout=10)
+        self.client.start_new_kernel()
+        self.client.start_new_kernel_client()
+        self.starts += 1
+        uses_torch = any("torch" in c.source for c in nb.cells if c.cell_type == "code")
+        boot = BOOT.format(pkg=self.box.package, source=self.box.submission, notebook=self.rel_path,
+                           key=self.key, shims=self.shims, seed=self.seed, torch=uses_torch)
+        reply = self._hidden(boot, KERNEL_START_S)
+        self.startup_seconds += time.perf_counter() - t0
+        if reply is None or reply["content"]["status"] != "ok":
+            content = (reply or {}).get("content", {})
+            raise RuntimeError(f"set-up failed: {content.get('ename', 'timeout')}: {content.get('evalue', '')}")
+
+    def _execute_cells(self, nb, run: NotebookRun, deadline: float) -> None:
+        from nbclient.exceptions import DeadKernelError
+
+        for record in run.cells:
+            remaining = deadline - time.monotonic()
+            if remaining < 1:
+                run.problem = f"the notebook's time budget of {self.budget.total_s:g} s ran out"
+                return
+            self.client.timeout = max(1, int(min(self.budget.cell_s, remaining)))
+            t0 = time.perf_counter()
+            try:
+                cell = self.client.execute_cell(nb.cells[record.index], record.index)
+            except DeadKernelError:
+                record.status, record.seconds = "error", time.perf_counter() - t0
+                record.error = "the kernel died (memory limit, a crash, or the process was killed)"
+                run.problem = f"the kernel died in {record.label}"
+                self._stop_kernel()
+                return
+            except Exception as exc:  # noqa: BLE001 - an nbclient failure costs the rest, not the run
+                record.status, record.error = "error", f"{type(exc).__name__}: {str(exc)[:300]}"
+                run.problem = f"execution stopped at {record.label}"
+                self._stop_kernel()
+                return
+            record.seconds = time.perf_counter() - t0
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if not errors:
+                record.status = "ok"
+                continue
+            # the interrupt nbclient sends at the budget surfaces as the cell's KeyboardInterrupt
+            timed_out = errors[0].get("ename") == "CellTimeout" or record.seconds >= self.client.timeout
+            record.status = "timeout" if timed_out else "error"
+            record.error = (f"ran longer than its budget of {self.client.timeout} s and was interrupted"
+                            if timed_out else f"{errors[0].get('ename')}: {errors[0].get('evalue', '')}"
+                            )[:MAX_ERROR_CHARS]
+            if record.status == "timeout" and self._hidden("pass", 10) is None:
+                run.problem = f"the kernel did not recover from the time-out in {record.label}"
+                self._stop_kernel()
+                return
+
+    def _hidden(self, code: str, timeout: float):
+        """Run grader code in the kernel, outside the notebook's record; None on a time-out."""
+        outputs: list = []
+        try:
+            return run_sync(self.client.kc.execute_interactive)(
+                code, timeout=timeout, store_history=False, allow_stdin=False,
+                output_hook=lambda msg: outputs.append(msg) if len(outputs) < 100 else None)
+        except TimeoutError:
+            try:
+                run_sync(self.client.km.interrupt_kernel)()
+            except Exception:  # noqa: BLE001
+                pass
+            return None
+
+    def _figures(self) -> list[Attachment]:
+        """What the notebook drew (plt.show, savefig, figures left open), as checked PNGs."""
+        reply = self.request({"op": "figures", "source": self.key,
+                              "modules": {self.key: {"path": self.rel_path, "as": "notebook"}}}, time_s=30)
+        if not reply.ok or not isinstance(reply.value, dict):
+            return []
+        shown = [(f, png) for f in reply.value.get("figures", []) if (png := valid_png(f.get("png")))]
+        return [Attachment(f"{i + 1}.png", png, f"{self.rel_path}, figure {i + 1}"
+                           + (f": {f['title']}" if f.get("title") else "")) for i, (f, png) in enumerate(shown)]
+
+    # -- probes ------------------------------------------------------------------------------
+    def request(self, header: dict, value=None, *, time_s: float = 10.0, import_time_s: float = 30.0,
+                memory_mb: int | None = None) -> Reply:
+        """One probe on the executed notebook's names; the same contract as ``WorkerProcess.request``."""
+        run = self.execute()
+        notes = run.notes()
+        if self.client is None:
+            message = run.problem or "the notebook could not be executed"
+            return Reply("died", error={"message": f"{self.rel_path}: {message}"}, notes=notes)
+        token = secrets.token_hex(8)
+        request_path = os.path.join(self.box.shared, f"req-{token}")
+        reply_path = os.path.join(self.box.shared, f"rep-{token}")
+        fd = os.open(request_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            protocol.write_frame(fd, dict(header, id=1), value)
+        finally:
+            os.close(fd)
+        started = time.monotonic()
+        code = f"__import__('sys').modules['agworker.notebook'].serve({request_path!r}, {reply_path!r})"
+        reply = self._hidden(code, time_s)
+        seconds = time.monotonic() - started
+        try:
+            if reply is None:
+                if self._hidden("pass", 10) is None:
+                    self._stop_kernel()
+                    run.problem = run.problem or "the kernel stopped answering after a probe timed out"
+                return Reply("timeout", error={"message": f"timed out after {time_s:g} s (an infinite loop, "
+                                                          "or too slow)"}, seconds=seconds, notes=notes)
+            frame = _read_reply(reply_path)
+            if isinstance(frame, Reply):
+                frame.notes = notes
+                return frame
+            head, val = frame
+            if head.get("ok"):
+                return Reply("ok", value=val, seconds=head.get("seconds", seconds), notes=notes)
+            return Reply("error", error=head.get("error") or {}, seconds=head.get("seconds", seconds), notes=notes)
+        finally:
+            for path in (request_path, reply_path):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _stop_kernel(self) -> None:
+        t0 = time.perf_counter()
+        if self.client is not None:
+            try:
+                run_sync(self.client._async_cleanup_kernel)()
+            except Exception:  # noqa: BLE001 - it may be dead already
+                pass
+            self.client = None
+        if self.box is not None:
+            self.box.close()
+            self.box = None
+        if self.run is not None:
+            self.run.overhead_seconds += time.perf_counter() - t0
+
+    def close(self) -> None:
+        self._stop_kernel()
+
+
+def _read_reply(path: str):
+    """The reply frame the kernel wrote, read as data with a size cap."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return Reply("protocol", error={"message": "the probe wrote no reply (the notebook replaced "
+                                                   "the grader's helpers?)"})
+    if size > MAX_REPLY_BYTES:
+        return Reply("protocol", error={"message": f"the code returned more data than the "
+                                                   f"{MAX_REPLY_BYTES >> 20} MB allowed"})
+    data = Path(path).read_bytes()
+    try:
+        head_len, payload_len = protocol.HEADER.unpack_from(data)
+        start = protocol.HEADER.size
+        if head_len > protocol.MAX_HEADER_BYTES or start + head_len + payload_len != len(data):
+            raise protocol.FrameError("lengths do not match the file")
+        return protocol.parse_frame(data[start:start + head_len], data[start + head_len:])
+    except (protocol.FrameError, Exception) as exc:  # noqa: BLE001
+        return Reply("protocol", error={"message": f"unreadable reply: {exc}"})
+
+
+BOOT = """\
+def _autograde_boot():
+    import importlib.util as u, sys
+    if 'agworker' not in sys.modules:
+        s = u.spec_from_file_location('agworker', {pkg!r} + '/__init__.py', submodule_search_locations=[{pkg!r}])
+        m = u.module_from_spec(s); sys.modules['agworker'] = m; s.loader.exec_module(m)
+    import agworker.notebook
+    agworker.notebook.start({source!r}, {notebook!r}, {key!r}, {shims!r}, {seed!r}, {torch!r})
+_autograde_boot(); del _autograde_boot
+"""

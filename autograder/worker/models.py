@@ -1,0 +1,228 @@
+"""Probe builtins for a student's PyTorch model: find it, run it on held-out images, count it.
+
+Students name their networks freely (``model``, ``net``, ``cnn``, ``Net()`` assigned to anything)
+and feed them images either flat (N, 784) or as (N, 1, 28, 28). The probe finds the trained
+``nn.Module`` among a script's or notebook's globals and adapts the input layout the way the
+student's own training loop must have; the judge, outside, turns the returned scores into an
+accuracy against labels the sandbox never sees. torch is imported lazily: numpy-only rubrics never
+pay for it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+PREFERRED_NAMES = ("model", "net", "network", "cnn", "classifier", "clf", "mlp")
+
+
+def _modules_in(where) -> dict:
+    import torch
+
+    items = where.items() if isinstance(where, dict) else vars(where).items()
+    return {k: v for k, v in items if isinstance(v, torch.nn.Module) and not k.startswith("_")}
+
+
+def find_model(where, *names: str):
+    """The model among ``where``'s globals: the first of ``names`` that is an ``nn.Module``, else a
+    conventional name (model, net, ...), else the one with the most parameters (the network, not
+    its loss function or a layer kept in a variable)."""
+    found = _modules_in(where)
+    for name in (*names, *PREFERRED_NAMES):
+        if name in found:
+            return found[name]
+    if not found:
+        raise LookupError("no torch.nn.Module among the script's names; keep the trained model in a "
+                          "variable (e.g. model = Net())")
+    return max(found.values(), key=param_count)
+
+
+def find_model_with(where, *functions: str):
+    """The largest model whose forward pass calls one of ``functions`` (a BatchNorm or Dropout
+    variant: ``find_model_with(script, 'batch_norm', 'dropout')``), tried on a flat 784 input."""
+    probe = np.zeros((2, 784), dtype=np.float32)
+    matches = []
+    for model in _modules_in(where).values():
+        try:
+            names = call_names(model, probe)
+        except Exception:  # noqa: BLE001 - a loss function, a layer, another input size
+            continue
+        if any(f in names for f in functions):
+            matches.append(model)
+    if not matches:
+        raise LookupError(f"no model whose forward pass calls {' or '.join(functions)}")
+    return max(matches, key=param_count)
+
+
+def find_loader(where, *names: str):
+    """The training ``DataLoader`` among ``where``'s globals: named first, else the one over the
+    largest dataset; ``len(loader)`` is then the number of batches in an epoch."""
+    from torch.utils.data import DataLoader
+
+    items = where.items() if isinstance(where, dict) else vars(where).items()
+    found = {k: v for k, v in items if isinstance(v, DataLoader) and not k.startswith("_")}
+    for name in names:
+        if name in found:
+            return found[name]
+    if not found:
+        raise LookupError("no torch DataLoader among the script's names")
+    return max(found.values(), key=lambda loader: len(loader.dataset))
+
+
+def param_count(model) -> int:
+    """Number of parameters, as the handouts count them (weights and biases, trainable or not)."""
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def param_shapes(model) -> list[list[int]]:
+    """Shapes of the parameters in registration order (784-200-10: [[200, 784], [200], [10, 200], [10]])."""
+    return [list(p.shape) for p in model.parameters()]
+
+
+def _layouts(x: np.ndarray) -> list[np.ndarray]:
+    """The input as given, then flat, then as one-channel square images."""
+    flat = x.reshape(len(x), -1)
+    side = int(round(flat.shape[1] ** 0.5))
+    options = [x, flat]
+    if side * side == flat.shape[1]:
+        options += [flat.reshape(len(x), 1, side, side), flat.reshape(len(x), side, side)]
+    unique, seen = [], set()
+    for o in options:
+        if o.shape not in seen:
+            seen.add(o.shape)
+            unique.append(o)
+    return unique
+
+
+def _as_input(model, x: np.ndarray):
+    """``x`` as a tensor in the model's dtype and device, in the first layout the model accepts
+    (tried on two rows, so a wrong layout costs nothing)."""
+    import torch
+
+    try:
+        first = next(model.parameters())
+        dtype, device = first.dtype, first.device
+    except StopIteration:
+        dtype, device = torch.float32, torch.device("cpu")
+    errors = []
+    with torch.no_grad():
+        for layout in _layouts(x):
+            tensor = torch.as_tensor(np.ascontiguousarray(layout), dtype=dtype, device=device)
+            try:
+                model(tensor[:2])
+            except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+                errors.append(f"{tuple(layout.shape[1:])}: {str(exc).splitlines()[0][:120]}")
+                continue
+            return tensor
+    raise ValueError("the model accepted none of the input layouts tried: " + "; ".join(errors))
+
+
+class _EvalMode:
+    """eval() (BatchNorm, Dropout) and no gradients for the duration; the model's mode restored."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        import torch
+
+        self.was_training = self.model.training
+        self.model.eval()
+        self.no_grad = torch.no_grad()
+        self.no_grad.__enter__()
+
+    def __exit__(self, *exc):
+        self.no_grad.__exit__(*exc)
+        self.model.train(self.was_training)
+
+
+def predict(model, x, batch: int = 500) -> np.ndarray:
+    """The model's scores (N, classes) on ``x`` in eval mode without gradients, in the first input
+    layout the model accepts."""
+    import torch
+
+    x = np.asarray(x)
+    with _EvalMode(model):
+        tensor = _as_input(model, x)
+        parts = [model(tensor[i:i + batch]) for i in range(0, len(tensor), batch)]
+        scores = torch.cat([p if p.ndim > 1 else p[:, None] for p in parts]).float().cpu().numpy()
+    return scores.reshape(len(x), -1)
+
+
+SETTINGS = {"conv2d": (("stride", 3), ("padding", 4)), "conv1d": (("stride", 3), ("padding", 4)),
+            "max_pool2d": (("kernel_size", 1), ("stride", 2)), "avg_pool2d": (("kernel_size", 1), ("stride", 2))}
+BOOKKEEPING = ("get", "set", "dim", "size", "numel")
+
+
+def forward_calls(model, x) -> list[dict]:
+    """The torch functions one forward pass calls, in order, with the settings that define an
+    architecture: ``[{"name": "conv2d", "stride": [1, 1], "padding": [2, 2]}, {"name": "relu"}, ...]``.
+
+    Recorded with a ``TorchFunctionMode``, so ``F.relu``, ``torch.relu``, ``nn.ReLU()`` and
+    ``x.relu()`` all count as ``relu``, however the student wrote the model."""
+    from torch.overrides import TorchFunctionMode
+
+    calls: list[dict] = []
+
+    class Recorder(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            name = getattr(func, "__name__", str(func)).strip("_").removesuffix("_")
+            if len(calls) < 10_000 and not name.startswith(BOOKKEEPING):
+                entry = {"name": name}
+                for key, pos in SETTINGS.get(name, ()):
+                    value = kwargs.get(key, args[pos] if len(args) > pos else None)
+                    entry[key] = _symmetric(value)
+                calls.append(entry)
+            return func(*args, **kwargs)
+
+    with _EvalMode(model):
+        tensor = _as_input(model, np.asarray(x))
+        with Recorder():
+            model(tensor)
+    return calls
+
+
+def _symmetric(value):
+    """(2, 2) and [2, 2] read as 2, as the handouts state a stride or padding."""
+    if isinstance(value, (tuple, list)):
+        value = list(value)
+        return value[0] if value and all(v == value[0] for v in value) else value
+    return value
+
+
+def conv_settings(model, x) -> list[list]:
+    """[stride, padding] of every convolution in one forward pass, in order."""
+    return [[c.get("stride"), c.get("padding")] for c in forward_calls(model, x) if c["name"].startswith("conv")]
+
+
+def call_names(model, x) -> list[str]:
+    """Just the names of :func:`forward_calls` (``['conv2d', 'relu', ...]``)."""
+    return [c["name"] for c in forward_calls(model, x)]
+
+
+def find_optimizer(where, *names: str):
+    """The ``torch.optim.Optimizer`` among ``where``'s globals (named first, else the only one)."""
+    import torch
+
+    items = where.items() if isinstance(where, dict) else vars(where).items()
+    found = {k: v for k, v in items if isinstance(v, torch.optim.Optimizer) and not k.startswith("_")}
+    for name in (*names, "optimizer", "opt", "optim"):
+        if name in found:
+            return found[name]
+    if not found:
+        raise LookupError("no torch.optim optimizer among the notebook's names")
+    return list(found.values())[-1]
+
+
+def optimizer_state(opt) -> dict:
+    """What training left in an optimizer: its kind, current learning rate and steps taken (Adam
+    counts them per parameter; SGD keeps none, so ``steps`` is -1)."""
+    steps = [float(s["step"]) for s in opt.state.values() if isinstance(s, dict) and "step" in s]
+    group = opt.param_groups[0]
+    return {"type": type(opt).__name__, "lr": float(group["lr"]),
+            "steps": max(steps) if steps else -1.0}
+
+
+BUILTINS = {"find_model": find_model, "param_count": param_count, "param_shapes": param_shapes,
+            "predict": predict, "forward_calls": forward_calls, "call_names": call_names, "conv_settings": conv_settings,
+            "find_optimizer": find_optimizer, "optimizer_state": optimizer_state,
+            "find_model_with": find_model_with, "find_loader": find_loader}

@@ -1,0 +1,109 @@
+"""Watch named functions of a script while it runs: how often they are called, with what, and what
+they did (files opened, optimizers created).
+
+The rubric names the functions (``watch: [hyperparam_tuning]``); the script's source is rewritten
+before it runs so that each top-level definition of such a name is wrapped right after it, which
+keeps line numbers and costs nothing elsewhere. What is recorded are facts for the judge (e.g. "no
+test file was opened and no argument had the test split's row count while the search ran"); the
+judge decides what they mean.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import os
+import sys
+
+MAX_ITEMS = 200
+_records: dict[str, dict] = {}
+_active: list[str] = []
+_installed: list[bool] = []
+
+
+def rewrite(tree: ast.Module, names: list[str]) -> ast.Module:
+    """After ``def name(...)`` at module level, add ``name = __autograde_watch__('name', name)``."""
+    body = []
+    for node in tree.body:
+        body.append(node)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
+            wrap = ast.parse(f"{node.name} = __autograde_watch__({node.name!r}, {node.name})").body[0]
+            body.append(ast.copy_location(wrap, node))
+    tree.body = body
+    return ast.fix_missing_locations(tree)
+
+
+def wrap(name: str, fn):
+    record = _records.setdefault(name, {"calls": 0, "optimizers": 0, "files": [], "arg_rows": []})
+    _install()
+
+    @functools.wraps(fn)
+    def watched(*args, **kwargs):
+        record["calls"] += 1
+        for value in _flatten([*args, *kwargs.values()]):
+            rows = _rows(value)
+            if rows is not None and len(record["arg_rows"]) < MAX_ITEMS:
+                record["arg_rows"].append(rows)
+        _active.append(name)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _active.pop()
+
+    return watched
+
+
+def record_of(name: str) -> dict:
+    return _records.get(name, {"calls": 0, "optimizers": 0, "files": [], "arg_rows": []})
+
+
+def _flatten(values, depth: int = 0):
+    for v in values:
+        if isinstance(v, (list, tuple)) and depth < 2 and len(v) <= 16:
+            yield from _flatten(v, depth + 1)
+        elif isinstance(v, dict) and depth < 2 and len(v) <= 16:
+            yield from _flatten(list(v.values()), depth + 1)
+        else:
+            yield v
+
+
+def _rows(value):
+    shape = getattr(value, "shape", None)
+    if shape is not None and len(shape) >= 1 and not isinstance(value, (str, bytes)):
+        return int(shape[0])
+    if hasattr(value, "dataset") and hasattr(value.dataset, "__len__"):  # a DataLoader
+        return int(len(value.dataset))
+    if hasattr(value, "__len__") and hasattr(value, "__getitem__") and not isinstance(value, (str, bytes, list, tuple, dict)):
+        try:
+            return int(len(value))  # a Dataset
+        except TypeError:
+            return None
+    return None
+
+
+def _on_open(event: str, args) -> None:
+    if event == "open" and _active and args and isinstance(args[0], (str, bytes, os.PathLike)):
+        for name in set(_active):
+            files = _records[name]["files"]
+            if len(files) < MAX_ITEMS:
+                files.append(os.path.basename(os.fsdecode(args[0])))
+
+
+def _install() -> None:
+    """Once per worker: an audit hook for opened files, and a count of optimizers created while a
+    watched function runs (each tried setting trains a fresh model with a fresh optimizer)."""
+    if _installed:
+        return
+    _installed.append(True)
+    sys.addaudithook(_on_open)
+    try:
+        import torch
+    except ImportError:
+        return
+    original = torch.optim.Optimizer.__init__
+
+    def init(self, *args, **kwargs):
+        for name in set(_active):
+            _records[name]["optimizers"] += 1
+        original(self, *args, **kwargs)
+
+    torch.optim.Optimizer.__init__ = init
