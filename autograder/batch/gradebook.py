@@ -70,7 +70,7 @@ def write_gradebooks(rows: list[Row], rubric: Rubric, out: Path, only: list[str]
         for row in rows:
             s, late = row.summary, row.lateness
             scores = s.get("questions", {})
-            note = "; ".join(p for p in [s.get("message", ""), *s.get("notes", []), late.note] if p)
+            note = "; ".join(p for p in [s.get("message", ""), late.note] if p)
             writer.writerow([row.student.id, row.student.path.name, s.get("status", "error")]
                             + [number(scores.get(q)) for q in qids]
                             + [number(row.total), number(None if row.total is None else late.penalty(row.total)),

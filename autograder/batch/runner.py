@@ -1,9 +1,10 @@
 """A whole class in one call: discover, skip what is already graded, grade the rest in parallel,
-apply the late policy, write the gradebooks (and the HTML and similarity reports when installed).
+apply the late policy, write the gradebooks, the similarity report and the class page.
 
 The pipeline, in order (each step one function):
 
-    discover -> plan (resume: batch.json per student) -> grade (local pool or Dask) -> late -> outputs
+    discover -> plan (resume: batch.json per student) -> grade (local pool or Dask) -> late
+             -> gradebooks -> similarity.html -> summary.html
 
 Grading runs ``job.grade_student`` for each student, either in a local ``ProcessPoolExecutor`` whose
 processes each keep one Grader, or on an existing Dask cluster (``scheduler``). Late penalties are
@@ -26,10 +27,12 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
+from ..report.html import write_summary_html
 from ..rubric.schema import Rubric, load
+from ..similarity import similar_pairs, write_similarity_report
 from .discovery import Student, discover, submission_hash
 from .gradebook import Row, write_gradebooks
-from .job import grade_student, rubric_digest, warm_up
+from .job import grade_student, warm_up
 from .late import lateness
 from .timestamps import read_times, submission_time
 
@@ -205,31 +208,21 @@ def grade_on_cluster(tasks: list[Task], spec: Path, digest: str, sandboxed: bool
             yield task, summary
 
 
-# -- outputs that other modules provide ----------------------------------------------------------
+# -- class-wide pages ----------------------------------------------------------------------------
 def extra_outputs(rows: list[Row], rubric: Rubric, out: Path, threshold: float | None,
                   paths: dict[str, Path]) -> list[str]:
-    """The similarity report (``threshold`` None: not wanted), then the class page, which links to
-    it, when their modules are installed."""
+    """similarity.html (``threshold`` None: not wanted), then summary.html, which links to it. A
+    failure here is a note: the gradebooks are already written."""
     notes = []
     if threshold is not None:
         try:
-            from ..similarity import similar_pairs, write_similarity_report
-        except ImportError:
-            notes.append("similarity report skipped: autograder.similarity is not installed")
-        else:
-            try:
-                submissions = {r.student.id: r.student.path for r in rows}
-                pairs = similar_pairs(submissions, rubric.path(rubric.starter), threshold)
-                paths["similarity"] = write_similarity_report(pairs, out)
-            except Exception as exc:  # noqa: BLE001 - the gradebook is written; this is a bonus
-                notes.append(f"similarity report failed: {exc!r}")
+            submissions = {r.student.id: r.student.path for r in rows}
+            pairs = similar_pairs(submissions, rubric.path(rubric.starter), threshold)
+            paths["similarity"] = write_similarity_report(pairs, out, threshold=threshold)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            notes.append(f"similarity report failed: {exc!r}")
     try:
-        from ..report.html import write_summary_html
-    except ImportError:
-        notes.append("summary.html skipped: autograder.report.html is not installed")
-    else:
-        try:
-            paths["summary"] = write_summary_html(out, rubric)
-        except Exception as exc:  # noqa: BLE001 - as above
-            notes.append(f"summary.html failed: {exc!r}")
+        paths["summary"] = write_summary_html(out, rubric)
+    except Exception as exc:  # noqa: BLE001 - as above
+        notes.append(f"summary.html failed: {exc!r}")
     return notes
