@@ -1,7 +1,8 @@
-"""Command line: ``autograde SUBMISSION``, ``autograde validate SPEC``, ``autograde demo``, ``autograde layers``.
+"""Command line: ``autograde SUBMISSION``, ``autograde validate SPEC``, ``autograde batch DIR``, ``autograde demo``, ``autograde layers``.
 
     autograde alice.zip --spec specs/cmu-hw5.yaml --out reports/alice
     autograde validate specs/cmu-hw5.yaml --full
+    autograde batch submissions/ --spec specs/cmu-hw5.yaml -j 2 --out reports/hw5
     autograde kit specs/cmu-hw5.yaml -o dist      # instructor: the students' self-check kit
     autograde check                               # student: in the homework folder
 """
@@ -21,7 +22,7 @@ from .kit import KitError
 from .rubric.schema import RubricError, find_specs, load
 from .sandbox.layers import SandboxUnavailable, detect
 
-COMMANDS = ("validate", "demo", "layers", "data", "fixtures", "kit", "check")
+COMMANDS = ("validate", "demo", "layers", "data", "fixtures", "kit", "check", "batch")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -110,6 +111,36 @@ def demo_command(args, console: Console) -> int:
                 console.print()
     console.print(f"reports written under {out_root}/")
     return 0
+
+
+def batch_command(args, console: Console) -> int:
+    """Grade every zip or folder in a directory; write per-student reports and the gradebooks."""
+    from .batch import run_batch
+    from .batch.discovery import DiscoveryError
+    from .batch.timestamps import TimesError
+
+    if args.jobs is not None and args.jobs < 1:
+        raise IntakeError("-j must be at least 1")
+    try:
+        result = run_batch(Path(args.submissions), Path(args.spec), Path(args.out) if args.out else None,
+                           jobs=args.jobs, id_pattern=args.id_pattern, times=args.times, force=args.force,
+                           scheduler=args.scheduler, sandboxed=not args.no_sandbox,
+                           similarity_threshold=None if args.no_similarity else args.similarity_threshold,
+                           console=console)
+    except (DiscoveryError, TimesError) as exc:
+        raise IntakeError(str(exc)) from None
+    rate = len(result.graded) / result.seconds if result.graded and result.seconds else 0
+    console.print(f"{len(result.rows)} students: {len(result.graded)} graded now ({rate:.2f}/s), "
+                  f"{len(result.skipped)} unchanged since the last run, {len(result.errors)} errors, "
+                  f"{result.seconds:.1f} s")
+    for row in result.rows:
+        if row.summary.get("status") == "error":
+            console.print(f"[red]error[/red] {row.student.id}: {row.summary.get('message')}")
+    for note in result.notes:
+        console.print(f"[yellow]note[/yellow] {note}")
+    for name, path in result.paths.items():
+        console.print(f"{name}: {path}")
+    return 1 if result.errors else 0
 
 
 def data_command(args, console: Console) -> int:
@@ -218,6 +249,23 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument("--out", help="report folder (default reports/demo)")
     elif command == "layers":
         parser.add_argument("command")
+    elif command == "batch":
+        parser.add_argument("command")
+        parser.add_argument("submissions", help="a folder with one .zip or folder per student")
+        parser.add_argument("--spec", required=True, help="rubric YAML")
+        parser.add_argument("-j", "--jobs", type=int, help="grading processes (default: all cores)")
+        parser.add_argument("--out", help="report folder (default reports/<assignment>)")
+        parser.add_argument("--id-pattern", help="regex with a group (?P<id>...) that takes the student id "
+                                                 "from the file name (default: the name without .zip)")
+        parser.add_argument("--times", help="CSV of submission times: student id, ISO time")
+        parser.add_argument("--force", action="store_true", help="regrade students graded before")
+        parser.add_argument("--scheduler", help="address of a Dask scheduler to grade on instead of locally")
+        parser.add_argument("--no-sandbox", action="store_true",
+                            help="run student code without isolation (trusted code only)")
+        parser.add_argument("--similarity-threshold", type=float, default=0.5,
+                            help="pairs at least this similar are listed for a human (default 0.5)")
+        parser.add_argument("--no-similarity", action="store_true",
+                            help="skip the similarity report (it compares every pair of students)")
     elif command == "kit":
         parser.add_argument("command")
         parser.add_argument("specs", nargs="+", help="rubric YAML files")
@@ -259,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     handlers = {"validate": validate_command, "demo": demo_command, "layers": layers_command,
                 "data": data_command, "fixtures": fixtures_command, "kit": kit_command,
-                "check": check_command}
+                "check": check_command, "batch": batch_command}
     try:
         return handlers.get(command, grade_command)(args, console)
     except (RubricError, IntakeError, SandboxUnavailable, KitError) as exc:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..checks import AnyCheck
 from ..sandbox.launch import Limits
@@ -102,6 +103,45 @@ class Policy(BaseModel):
     limits: Limits = Field(default_factory=Limits)
 
 
+class LateTier(BaseModel):
+    """Up to ``within_hours`` after the deadline (plus grace), the grade is multiplied by ``factor``."""
+
+    model_config = ConfigDict(extra="forbid")
+    within_hours: float = Field(gt=0)
+    factor: float = Field(ge=0, le=1)
+
+
+class LatePolicy(BaseModel):
+    """The handout's late rule: a deadline with its time zone, tiers of factors, a factor after them.
+
+    Handout 001's "50% off within two days, nothing after" is
+    ``{deadline: ..., tiers: [{within_hours: 48, factor: 0.5}], after: 0}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    deadline: AwareDatetime = Field(description="ISO 8601 with a UTC offset, e.g. 2023-03-19T23:59:00+05:30")
+    grace_minutes: float = Field(0, ge=0, description="minutes after the deadline still counted on time")
+    tiers: list[LateTier] = Field(default_factory=list, description="in increasing within_hours")
+    after: float = Field(0.0, ge=0, le=1, description="factor once the last tier has passed")
+
+    @model_validator(mode="after")
+    def _increasing(self):
+        hours = [t.within_hours for t in self.tiers]
+        if hours != sorted(set(hours)):
+            raise ValueError("tiers must have strictly increasing within_hours")
+        return self
+
+    def hours_late(self, submitted: datetime) -> float:
+        """Hours after deadline + grace (0 or less: on time)."""
+        due = self.deadline + timedelta(minutes=self.grace_minutes)
+        return (submitted - due).total_seconds() / 3600
+
+    def factor(self, submitted: datetime) -> float:
+        late = self.hours_late(submitted)
+        if late <= 0:
+            return 1.0
+        return next((t.factor for t in self.tiers if late <= t.within_hours), self.after)
+
+
 LONG_RUNNING_S = 60.0
 
 
@@ -145,6 +185,7 @@ class Rubric(BaseModel):
                                             "which copy, real or synthetic, a grade was computed on")
     files: dict[str, FileSpec]
     policy: Policy = Field(default_factory=Policy)
+    late: LatePolicy | None = Field(None, description="late penalty applied by `autograde batch`")
     questions: list[Question]
 
     # set by the loader
