@@ -29,6 +29,7 @@ class Worker:
         self.resp_fd = resp_fd
         self.workdir = tempfile.mkdtemp(prefix="submission-")
         shutil.copytree(source, self.workdir, dirs_exist_ok=True, symlinks=False, copy_function=_copy_or_link)
+        watch.watch_files_under(self.workdir)
         self.modules: dict[str, object] = {}
         self.failed_imports: dict[str, dict] = {}
         self.script_errors: dict[str, dict] = {}

@@ -80,12 +80,26 @@ def _rows(value):
     return None
 
 
+CODE_SUFFIXES = (".py", ".pyc", ".so")
+_roots: list[str] = []
+
+
+def watch_files_under(root: str) -> None:
+    """Only files of the submission's own folder count (its data), not what libraries open."""
+    _roots.append(os.path.abspath(root) + os.sep)
+
+
 def _on_open(event: str, args) -> None:
-    if event == "open" and _active and args and isinstance(args[0], (str, bytes, os.PathLike)):
-        for name in set(_active):
-            files = _records[name]["files"]
-            if len(files) < MAX_ITEMS:
-                files.append(os.path.basename(os.fsdecode(args[0])))
+    """Data files of the submission opened while a watched function runs."""
+    if event != "open" or not _active or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+        return
+    path = os.path.abspath(os.fsdecode(args[0]))
+    if path.endswith(CODE_SUFFIXES) or not path.startswith(tuple(_roots)) or not os.path.isfile(path):
+        return
+    for name in set(_active):
+        files = _records[name]["files"]
+        if len(files) < MAX_ITEMS:
+            files.append(os.path.basename(path))
 
 
 def _install() -> None:
