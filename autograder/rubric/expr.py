@@ -103,6 +103,31 @@ def count_figures(drawn, *fields) -> int:
     return sum(1 for f in list(drawn) if all(float(f.get(k, 0) or 0) > 0 for k in fields))
 
 
+def pca_plane(drawn) -> float:
+    """How much the largest 3-D scatter drawn looks like scores on two principal directions: the
+    two coordinates uncorrelated and the first spread at least as wide. 1.0 when both hold (|corr|
+    below 0.2), scaled down as the correlation grows; 0.0 when there is no such scatter."""
+    points = max((np.asarray(f.get("scatter_xy") or [], dtype=float) for f in list(drawn)),
+                 key=len, default=np.zeros((0, 2)))
+    if points.ndim != 2 or len(points) < 3 or not np.all(np.isfinite(points)):
+        return 0.0
+    x, y = points[:, 0] - points[:, 0].mean(), points[:, 1] - points[:, 1].mean()
+    sx, sy = float(np.sqrt((x ** 2).mean())), float(np.sqrt((y ** 2).mean()))
+    if sx == 0 or sx < sy * 0.999:
+        return 0.0
+    corr = abs(float((x * y).mean()) / (sx * sy)) if sy > 0 else 0.0
+    return float(max(0.0, min(1.0, (0.5 - corr) / 0.3)))
+
+
+def closest_function(candidates, expected) -> float:
+    """The smallest worst-case relative error of any candidate's values against ``expected``
+    (``rate_functions(...)`` results against a schedule at the same t); inf when there is none."""
+    expected = np.asarray(expected, dtype=float)
+    errors = [float(np.max(np.abs(np.asarray(v, dtype=float) - expected) / np.abs(expected)))
+              for v in dict(candidates).values() if np.shape(v) == expected.shape]
+    return min(errors, default=math.inf)
+
+
 def flat(a) -> np.ndarray:
     """Each item as one row: (N, 28, 28) images as (N, 784)."""
     a = np.asarray(a)
@@ -215,7 +240,7 @@ FUNCTIONS = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "m
              "int": int, "float": float, "log10": math.log10, "mean": lambda a: float(np.mean(a)),
              "accuracy": accuracy, "relerr": relerr, "identical": identical, "box_recall": box_recall,
              "box_precision": box_precision, "bw_ok": bw_ok, "has_shape": has_shape, "psnr": psnr,
-             "cosine": cosine, "rank": rank, "cer": cer, "yes_no": yes_no, "count": count, "count_containing": count_containing, "count_figures": count_figures, "flat": flat,
+             "cosine": cosine, "rank": rank, "cer": cer, "yes_no": yes_no, "count": count, "count_containing": count_containing, "count_figures": count_figures, "flat": flat, "pca_plane": pca_plane, "closest_function": closest_function,
              "same_shapes": same_shapes, "includes_shapes": includes_shapes, "has_dim": has_dim,
              "is_distribution": is_distribution, "all_finite": all_finite}
 ATTRIBUTES = {"shape", "size", "ndim"}

@@ -138,7 +138,22 @@ def _summary(fig) -> dict:
     return {"axes": len(axes), "images": images, "lines": lines, "title": " / ".join(titles)[:200],
             "axes_3d": sum(1 for ax in axes if getattr(ax, "name", "") == "3d"),
             "surfaces": kinds.count("Poly3DCollection"),
-            "scatters": kinds.count("Path3DCollection") + kinds.count("PathCollection")}
+            "scatters": kinds.count("Path3DCollection") + kinds.count("PathCollection"),
+            "scatter_xy": _largest_3d_scatter(axes)}
+
+
+def _largest_3d_scatter(axes, limit: int = 2000) -> list:
+    """The (x, y) of the 3-D scatter with most points: on a loss landscape, the trajectory's
+    coordinates in the plane of its two principal directions."""
+    best = []
+    for ax in axes:
+        for c in ax.collections:
+            offsets = getattr(c, "_offsets3d", None)
+            if type(c).__name__ == "Path3DCollection" and offsets is not None:
+                xs, ys = (np.asarray(v, dtype=float).ravel()[:limit] for v in offsets[:2])
+                if len(xs) > len(best):
+                    best = np.stack([xs, ys], axis=1).tolist()
+    return best
 
 
 def summaries_of(source: str) -> list[dict]:

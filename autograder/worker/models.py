@@ -67,6 +67,31 @@ def find_loader(where, *names: str):
     return max(found.values(), key=lambda loader: len(loader.dataset))
 
 
+RATE_WORDS = ("lr", "eta", "learning", "rate", "schedule", "decay")
+
+
+def rate_functions(where, ts) -> dict:
+    """The values at ``ts`` of every function of one argument whose name speaks of a learning rate
+    (``learning_rate(t)``, ``eta(t)``, ``lr_schedule(t)``), for checking a schedule at several t.
+    Other functions are never called: a one-argument ``train(epochs)`` would start training."""
+    import inspect
+
+    items = where.items() if isinstance(where, dict) else vars(where).items()
+    values = {}
+    for name, fn in items:
+        if not (inspect.isfunction(fn) and any(w in name.lower() for w in RATE_WORDS)) or len(values) >= 8:
+            continue
+        try:
+            required = [p for p in inspect.signature(fn).parameters.values()
+                        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            if len(required) != 1:
+                continue
+            values[name] = [float(fn(t)) for t in ts]
+        except Exception:  # noqa: BLE001 - not a schedule after all
+            continue
+    return values
+
+
 def param_count(model) -> int:
     """Number of parameters, as the handouts count them (weights and biases, trainable or not)."""
     return int(sum(p.numel() for p in model.parameters()))
@@ -225,4 +250,4 @@ def optimizer_state(opt) -> dict:
 BUILTINS = {"find_model": find_model, "param_count": param_count, "param_shapes": param_shapes,
             "predict": predict, "forward_calls": forward_calls, "call_names": call_names, "conv_settings": conv_settings,
             "find_optimizer": find_optimizer, "optimizer_state": optimizer_state,
-            "find_model_with": find_model_with, "find_loader": find_loader}
+            "find_model_with": find_model_with, "find_loader": find_loader, "rate_functions": rate_functions}
