@@ -166,6 +166,8 @@ def test_reports_show_the_cells_the_figures_and_an_executed_copy(tmp_path):
     paths = write_reports(report, tmp_path / "out")
     text = paths["report"].read_text()
     assert "## Notebooks" in text and "ZeroDivisionError" in text and "| 3 | error |" in text
+    page = paths["html"].read_text()
+    assert "<h2>Notebooks</h2>" in page and "ZeroDivisionError" in page and "figures/hw-1.png" in page
     executed = nbformat.read(tmp_path / "out" / "notebooks" / "hw.ipynb", as_version=4)
     assert any(o.get("ename") == "ZeroDivisionError" for c in executed.cells if c.cell_type == "code"
                for o in c.get("outputs", []))

@@ -40,8 +40,22 @@ def write_report_html(report: GradeReport, out: Path, release: bool = True) -> P
     path = out / "report.html"
     path.write_text(render("report.html", report=report, summary=summary_line(report),
                            questions=[question_view(q, release) for q in report.questions],
+                           notebooks=[notebook_view(run) for run in report.notebooks],
                            prov=report.provenance))
     return path
+
+
+def notebook_view(run) -> dict:
+    """An executed notebook for the TA: its failed cells, its figures and its executed copy."""
+    from .writers import notebook_copy_path, notebook_figure_paths
+
+    failures = [{"number": c.number, "status": c.status, "seconds": c.seconds,
+                 "error": c.error.splitlines()[0][:200] if c.error else "",
+                 "first_line": next((line for line in c.source.splitlines() if line.strip()), "").strip()[:80]}
+                for c in run.failures]
+    return {"path": run.path, "summary": run.summary(), "overhead": run.overhead_seconds,
+            "problem": run.problem, "copy": notebook_copy_path(run), "failures": failures,
+            "figures": [(rel, a.caption) for a, rel in notebook_figure_paths(run)]}
 
 
 @dataclass
