@@ -59,6 +59,7 @@ class QuestionResult:
     seconds: float = 0.0
     grader_error: str = ""
     not_run: list[str] = field(default_factory=list)  # checks left out: optional data not installed
+    notes: list[str] = field(default_factory=list)    # what was graded, e.g. a file found by pattern
 
     @property
     def manual(self) -> bool:
@@ -261,6 +262,7 @@ class Grader:
         except Exception as exc:  # noqa: BLE001 - a grader bug costs one question, never the run
             result.grader_error = f"internal grader error in {question.id}: {exc!r}"
             result.checks = [CheckResult("grader error", "error", 1.0, [Outcome(0.0, traceback.format_exc(-2))])]
+        result.notes = graded_file_notes(question, self.rubric, ctx.submission)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -342,6 +344,19 @@ class Grader:
         return GradeReport(self.rubric, source, results, prov, [message], fatal=message)
 
 
+def graded_file_notes(question: Question, rubric: Rubric, submission: Submission) -> list[str]:
+    """Which file was graded, for the files of this question found by a name pattern rather than by
+    their name: the student and the TA must be able to see that ``run_q71.py`` stood for Q7.1.1."""
+    used: set[str] = set()
+    for params in question.checks:
+        kind = kind_of(params)
+        if kind.uses_probe:
+            used.update(kind.module_names(params, set(rubric.files)))
+    return [f"graded {submission.by_pattern[name]} as {question.id}'s {rubric.files[name].path} "
+            f"(no file of that name; this one's name fits the pattern)"
+            for name in sorted(used) if name in submission.by_pattern]
+
+
 def provide_data(submission: Submission, rubric: Rubric) -> None:
     """Put the rubric's dataset files next to the scripts that read them (read-only, world-readable)."""
     if not rubric.data:
@@ -366,7 +381,13 @@ def provide_data(submission: Submission, rubric: Rubric) -> None:
             target = folder / (placement.prefix + name)
             if target.exists():
                 target.unlink()  # the student's copy of course data is replaced by ours
+            if not target.parent.exists():  # files below the folder, e.g. MNIST/raw/ for torchvision
+                target.parent.mkdir(parents=True)
+                for part in target.relative_to(folder).parents:
+                    os.chmod(folder / part, 0o755)
             origin = head_of(source / name, placement.head) if placement.head else source / name
+            if placement.first:
+                origin = first_records(origin, placement.first)
             try:
                 os.link(origin, target)
             except OSError:
@@ -405,6 +426,24 @@ def head_of(path: Path, head: dict[str, int]) -> Path:
                 pickle.dump(content, fh, protocol=4)
         os.chmod(folder, 0o755)
         _HEADS[key] = out
+    return _HEADS[key]
+
+
+def first_records(path: Path, n: int) -> Path:
+    """A copy of an IDX file (MNIST's format) with only its first ``n`` records, made once per grader
+    process, under the same name (torchvision finds the files by name)."""
+    import os
+    import tempfile
+
+    from .data import idx
+
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, ("first", n))
+    if key not in _HEADS or not _HEADS[key].exists():
+        folder = Path(tempfile.mkdtemp(prefix="autograde-first-"))
+        idx.write(folder / path.name, idx.read(path)[:n])
+        os.chmod(folder, 0o755)
+        _HEADS[key] = folder / path.name
     return _HEADS[key]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..checks import AnyCheck
 from ..sandbox.launch import Limits
@@ -30,10 +30,27 @@ class FileSpec(BaseModel):
     also: list[str] = Field(default_factory=list,
                             description="other names accepted for the same hand-in, tried in order "
                                         "(q1_weights.yaml for q1.py); .yaml/.json files load as data")
+    pattern: str | None = Field(
+        None, description="a regular expression on the file name (not its folder), tried after path and "
+                          "also, for hand-ins students name freely (run_q71.py for run_q7_1_1.py); "
+                          "matched in full and case-insensitively. Of several matches the shallowest "
+                          "wins, then the shortest name, then the first in alphabetical order; the "
+                          "report says which file was graded")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value):
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
     @property
     def names_text(self) -> str:
-        return " or ".join([self.path, *self.also])
+        return " or ".join([self.path, *self.also]) + (f" (or a name like /{self.pattern}/)"
+                                                       if self.pattern else "")
 
 
 class DataPlacement(BaseModel):
@@ -54,6 +71,10 @@ class DataPlacement(BaseModel):
         description="for files holding a dict of arrays (.pkl or .npz): keep only the first N rows of "
                     "these entries, so the sandbox gets what the course's code reads and the rest "
                     "(e.g. training images 20 000 on) stays held out for the judge")
+    first: int | None = Field(
+        None, ge=1, description="for IDX files (MNIST's format): keep only the first N records of each "
+                                "listed file, likewise a training subset for the sandbox and the rest "
+                                "held out for the judge")
 
     @model_validator(mode="after")
     def _one_source(self):
