@@ -388,11 +388,32 @@ def provide_data(submission: Submission, rubric: Rubric) -> None:
             origin = head_of(source / name, placement.head) if placement.head else source / name
             if placement.first:
                 origin = first_records(origin, placement.first)
-            try:
-                os.link(origin, target)
-            except OSError:
-                shutil.copyfile(origin, target)
+            if origin.is_dir():  # an ImageFolder split: the whole tree, file by file
+                if target.exists():
+                    shutil.rmtree(target)
+                shutil.copytree(origin, target, copy_function=_link_or_copy)
+                _fix_tree_modes(target)
+                continue
+            _link_or_copy(origin, target)
             os.chmod(target, 0o644)
+
+
+def _link_or_copy(origin, target) -> None:
+    import os
+    import shutil
+
+    try:
+        os.link(origin, target)
+    except OSError:
+        shutil.copyfile(origin, target)
+
+
+def _fix_tree_modes(root: Path) -> None:
+    import os
+
+    os.chmod(root, 0o755)
+    for path in root.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
 
 _HEADS: dict[tuple, Path] = {}

@@ -60,7 +60,7 @@ class DataPlacement(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dataset: str | None = None
     fixture: str | None = Field(None, description="a fixture folder, relative to the rubric")
-    files: list[str]
+    files: list[str] = Field(description="files, or folders (an ImageFolder split) copied whole")
     next_to: str = Field(description="a key of `files`: placement is relative to that file's folder")
     into: str = Field("../data", description="folder, relative to next_to's folder")
     optional: bool = Field(False, description="skip quietly when the dataset is not installed "
