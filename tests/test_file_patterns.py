@@ -75,3 +75,18 @@ def test_the_report_says_which_file_was_graded_for_which_question(tmp_path):
                      "this one's name fits the pattern)"]
     assert graded_file_notes(RUBRIC.question("Q7.1.2"), RUBRIC, sub) == []
     assert graded_file_notes(RUBRIC.question("Q2.2.2"), RUBRIC, sub) == []
+
+
+def test_reports_carry_the_note_even_when_the_question_passed():
+    from autograder.checks.base import Outcome
+    from autograder.grading import CheckResult, GradeReport, QuestionResult
+    from autograder.report.writers import report_markdown, results_json
+
+    note = "graded python/run_q71.py as Q7.1.1's run_q7_1_1.py (no file of that name; this one's name fits the pattern)"
+    question = QuestionResult("Q7.1.1", "FC network on NIST36 in PyTorch", 5, "public", True,
+                              checks=[CheckResult("evaluate", "evaluate", 1.0, [Outcome(1.0, "")])], notes=[note])
+    report = GradeReport(RUBRIC, "alice.zip", [question],
+                         {"rubric": {"file": "cmu-hw5.yaml", "sha256": "0" * 64}})
+    assert results_json(report)["tests"][0]["output"] == note + "\nAll checks passed."
+    markdown = report_markdown(report)
+    assert f"* {note}" in markdown and "| passed |" in markdown
