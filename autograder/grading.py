@@ -220,7 +220,11 @@ class Grader:
             with ctx:
                 for qi, question in enumerate(self.rubric.questions):
                     if only is None or question.id in only:
+                        if question.isolated:
+                            worker.kill()  # the next request starts a clean worker
                         results.append(self._grade_question(qi, question, ctx, worker))
+                        if question.isolated:
+                            worker.kill()
         finally:
             worker.close()
             student_log = "\n".join(worker.logs)

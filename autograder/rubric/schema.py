@@ -112,6 +112,9 @@ class Question(BaseModel):
     penalty: bool = Field(False, description="points are deducted when the checks fail; adds nothing")
     time_s: float | None = Field(None, gt=0)
     memory_mb: int | None = Field(None, ge=64)
+    isolated: bool = Field(False, description="graded in a worker of its own, started for it and stopped "
+                                              "after it: one worker keeps every script's globals, so a "
+                                              "heavy script late in the rubric would pay for all before it")
     checks: list[AnyCheck] = Field(min_length=1)
 
     @property
