@@ -60,6 +60,7 @@ class QuestionResult:
     seconds: float = 0.0
     grader_error: str = ""
     not_run: list[str] = field(default_factory=list)  # checks left out: optional data not installed
+    notes: list[str] = field(default_factory=list)    # what was graded, e.g. a file found by pattern
 
     @property
     def manual(self) -> bool:
@@ -245,7 +246,11 @@ class Grader:
             with ctx:
                 for qi, question in enumerate(self.rubric.questions):
                     if only is None or question.id in only:
+                        if question.isolated:
+                            worker.kill()  # the next request starts a clean worker
                         results.append(self._grade_question(qi, question, ctx, runners))
+                        if question.isolated:
+                            worker.kill()
         finally:
             runners.close()
             student_log = "\n".join(worker.logs)
@@ -290,6 +295,7 @@ class Grader:
         except Exception as exc:  # noqa: BLE001 - a grader bug costs one question, never the run
             result.grader_error = f"internal grader error in {question.id}: {exc!r}"
             result.checks = [CheckResult("grader error", "error", 1.0, [Outcome(0.0, traceback.format_exc(-2))])]
+        result.notes = graded_file_notes(question, self.rubric, ctx.submission)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -408,6 +414,19 @@ class Runners:
             session.close()
 
 
+def graded_file_notes(question: Question, rubric: Rubric, submission: Submission) -> list[str]:
+    """Which file was graded, for the files of this question found by a name pattern rather than by
+    their name: the student and the TA must be able to see that ``run_q71.py`` stood for Q7.1.1."""
+    used: set[str] = set()
+    for params in question.checks:
+        kind = kind_of(params)
+        if kind.uses_probe:
+            used.update(kind.module_names(params, set(rubric.files)))
+    return [f"graded {submission.by_pattern[name]} as {question.id}'s {rubric.files[name].path} "
+            f"(no file of that name; this one's name fits the pattern)"
+            for name in sorted(used) if name in submission.by_pattern]
+
+
 def provide_data(submission: Submission, rubric: Rubric) -> None:
     """Put the rubric's dataset files next to the scripts that read them (read-only, world-readable)."""
     if not rubric.data:
@@ -435,12 +454,39 @@ def provide_data(submission: Submission, rubric: Rubric) -> None:
                 os.chmod(folder / parent, 0o755)
             if target.exists():
                 target.unlink()  # the student's copy of course data is replaced by ours
+            if not target.parent.exists():  # files below the folder, e.g. MNIST/raw/ for torchvision
+                target.parent.mkdir(parents=True)
+                for part in target.relative_to(folder).parents:
+                    os.chmod(folder / part, 0o755)
             origin = head_of(source / name, placement.head) if placement.head else source / name
-            try:
-                os.link(origin, target)
-            except OSError:
-                shutil.copyfile(origin, target)
+            if placement.first:
+                origin = first_records(origin, placement.first)
+            if origin.is_dir():  # an ImageFolder split: the whole tree, file by file
+                if target.exists():
+                    shutil.rmtree(target)
+                shutil.copytree(origin, target, copy_function=_link_or_copy)
+                _fix_tree_modes(target)
+                continue
+            _link_or_copy(origin, target)
             os.chmod(target, 0o644)
+
+
+def _link_or_copy(origin, target) -> None:
+    import os
+    import shutil
+
+    try:
+        os.link(origin, target)
+    except OSError:
+        shutil.copyfile(origin, target)
+
+
+def _fix_tree_modes(root: Path) -> None:
+    import os
+
+    os.chmod(root, 0o755)
+    for path in root.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
 
 _HEADS: dict[tuple, Path] = {}
@@ -489,6 +535,24 @@ def head_of(path: Path, head: dict[str, int]) -> Path:
                 pickle.dump(content, fh, protocol=4)
         os.chmod(folder, 0o755)
         _HEADS[key] = out
+    return _HEADS[key]
+
+
+def first_records(path: Path, n: int) -> Path:
+    """A copy of an IDX file (MNIST's format) with only its first ``n`` records, made once per grader
+    process, under the same name (torchvision finds the files by name)."""
+    import os
+    import tempfile
+
+    from .data import idx
+
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, ("first", n))
+    if key not in _HEADS or not _HEADS[key].exists():
+        folder = Path(tempfile.mkdtemp(prefix="autograde-first-"))
+        idx.write(folder / path.name, idx.read(path)[:n])
+        os.chmod(folder, 0o755)
+        _HEADS[key] = folder / path.name
     return _HEADS[key]
 
 

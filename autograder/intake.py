@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import stat
 import zipfile
@@ -33,6 +34,7 @@ class Submission:
     files: dict[str, Path] = field(default_factory=dict)   # module name -> staged file
     missing: list[str] = field(default_factory=list)       # required file names not found
     problems: list[str] = field(default_factory=list)      # skipped entries and other notes
+    by_pattern: dict[str, str] = field(default_factory=dict)  # module name -> file found by pattern
 
     @property
     def python_files(self) -> list[Path]:
@@ -176,11 +178,32 @@ def find(root: Path, tail: str) -> Path | None:
     return min(matches, key=lambda p: (len(p.relative_to(root).parts), str(p)))
 
 
+def find_pattern(root: Path, pattern: str, exclude: set[Path] = frozenset()) -> Path | None:
+    """The file whose *name* matches ``pattern`` in full (case-insensitive), other than ``exclude``:
+    the shallowest, then the shortest name, then the first alphabetically, so the choice never
+    depends on the order the file system lists files in."""
+    regex = re.compile(pattern, re.IGNORECASE)
+    matches = [p for p in root.rglob("*") if p.is_file() and p not in exclude and regex.fullmatch(p.name)]
+    if not matches:
+        return None
+    return min(matches, key=lambda p: (len(p.relative_to(root).parts), len(p.name), str(p.relative_to(root))))
+
+
 def _locate(sub: Submission, file_specs: dict, spec_dir: Path | None) -> None:
     anchor: Path | None = None
+    by_name = {name: next((f for path in [spec.path, *getattr(spec, "also", [])]
+                           if (f := find(sub.root, path)) is not None), None)
+               for name, spec in file_specs.items()}
+    taken = {f for f in by_name.values() if f is not None}
     for name, spec in file_specs.items():
-        found = next((f for path in [spec.path, *getattr(spec, "also", [])]
-                      if (f := find(sub.root, path)) is not None), None)
+        found = by_name[name]
+        pattern = getattr(spec, "pattern", None)
+        if found is None and pattern:
+            # a file another entry claims (by its name, or by an earlier pattern) is not this one
+            found = find_pattern(sub.root, pattern, exclude=taken)
+            if found is not None:
+                taken.add(found)
+                sub.by_pattern[name] = str(found.relative_to(sub.root))
         if found is not None and anchor is None and not spec.provided:
             anchor = found.parent
         if found is not None:

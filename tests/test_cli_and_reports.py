@@ -25,7 +25,7 @@ def test_grading_a_zip_writes_gradescope_results(tmp_path, capsys):
     q222 = next(t for t in results["tests"] if t["number"] == "Q2.2.2")
     assert q222["score"] < q222["max_score"] and "NaN or inf" in q222["output"]
     manual = {m["number"] for m in results["extra_data"]["manual"]}
-    assert {"Q1.1", "Q3.1.2", "Q7.2.1"} <= manual
+    assert {"Q1.1", "Q3.1.2", "Q6.4"} <= manual
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["rubric"]["sha256"] and prov["submission_sha256"] and prov["seed"] is not None
     assert "numpy" in prov["libraries"] and "sandbox" in prov
@@ -43,10 +43,13 @@ def test_the_same_submission_gets_the_same_grade(tmp_path):
 
 
 def test_spec_is_identified_from_the_files(tmp_path):
+    # without the section 7 scripts (extra credit): tests/test_validation.py trains them once already
+    shutil.copytree(CMU_REFERENCE, tmp_path / "sub", ignore=shutil.ignore_patterns("run_q7_*"))
     out = tmp_path / "ref"
-    assert main([str(CMU_REFERENCE), "--out", str(out)]) == 0
+    assert main([str(tmp_path / "sub"), "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 28
+    required = [t for t in results["tests"] if "extra-credit" not in t["tags"]]
+    assert results["score"] == sum(t["max_score"] for t in required) > 28
 
 
 def test_unidentifiable_submission_is_a_clear_error(tmp_path, capsys):

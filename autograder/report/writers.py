@@ -26,7 +26,7 @@ def results_json(report: GradeReport) -> dict:
         if q.manual:
             continue
         test = {"name": f"{q.id} {q.title}", "number": q.id, "score": q.score, "max_score": q.auto_max,
-                "output": "\n".join(q.feedback) or "All checks passed.",
+                "output": "\n".join(q.notes + (q.feedback or ["All checks passed."])),
                 "visibility": VISIBILITY[q.visibility], "tags": _tags(q)}
         tests.append(test)
     manual = [{"number": q.id, "name": q.title, "max_score": q.points, "extra_credit": q.extra_credit,
@@ -72,10 +72,10 @@ def report_markdown(report: GradeReport) -> str:
         lines.append(f"| {q.id} {q.title}{flags} | {score} | {q.seconds:.2f} s | {result} |")
     lines += ["", "## Feedback", ""]
     for q in report.questions:
-        if q.manual or not q.feedback:
+        if q.manual or not (q.feedback or q.notes):
             continue
         lines += [f"### {q.id} {q.title} ({_fmt(q.score)} / {_fmt(q.auto_max)})", ""]
-        lines += [f"* {msg}" for msg in q.feedback] + [""]
+        lines += [f"* {msg}" for msg in q.notes + q.feedback] + [""]
     ta = [q for q in report.questions if q.ta_notes or q.attachments]
     if ta:
         lines += ["## For the TA", ""]

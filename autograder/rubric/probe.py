@@ -84,7 +84,7 @@ class DataRef(BaseModel):
     name: str
     file: str
     key: str | None = Field(None, description=".mat key, .npz entry, or JSON/YAML entry; none for .npy "
-                                             "and IDX files")
+                                             "and IDX files; images or labels for an ImageFolder split")
     field: str | None = Field(None, description="JSON/YAML: this field of each item of the entry")
     rows: tuple[int, int] | None = Field(
         None, description="[start, stop): only these rows, e.g. the part of a training split the "
@@ -211,6 +211,39 @@ def load_json_field(path: Path, field: str) -> np.ndarray:
     return np.array([item[rest] for item in items] if rest else items)
 
 
+IMAGE_FOLDER_SIDE = 256
+
+
+def load_image_folder(folder: Path, key: str | None) -> np.ndarray:
+    """A split in torchvision's ImageFolder layout (``<class>/<image>``): ``key: images`` gives the
+    images as uint8 (N, H, W, 3) in ImageFolder's order, ``key: labels`` their class indices (class
+    folders sorted, as ImageFolder numbers them). Images of different sizes (the real flowers17) are
+    cropped to their central square and resized to 256 x 256 so they stack; the student's own
+    transform (Resize, CenterCrop) still applies to them in the sandbox."""
+    from PIL import Image
+
+    if key not in ("images", "labels"):
+        raise ValueError(f"{folder}: an image folder gives key 'images' or 'labels', not {key!r}")
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir())
+    files = [(i, f) for i, c in enumerate(classes) for f in sorted((folder / c).iterdir()) if f.is_file()]
+    if key == "labels":
+        return np.array([i for i, _ in files])
+    images = [np.asarray(Image.open(f).convert("RGB")) for _, f in files]
+    if len({im.shape for im in images}) > 1:
+        images = [_square(im, IMAGE_FOLDER_SIDE) for im in images]
+    return np.stack(images)
+
+
+def _square(image: np.ndarray, side: int) -> np.ndarray:
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = Image.fromarray(image[top:top + s, left:left + s])
+    return np.asarray(crop.resize((side, side), Image.BILINEAR))
+
+
 def load_data_array(ref: DataRef) -> np.ndarray:
     """Loaded once per process: a held-out split is reused by every submission of a batch."""
     key = (ref.name, ref.file, ref.key, ref.field, ref.rows)
@@ -218,7 +251,9 @@ def load_data_array(ref: DataRef) -> np.ndarray:
         from ..data import resolve
 
         path = resolve(ref.name).folder / ref.file
-        if path.suffix == ".mat":
+        if path.is_dir():
+            value = load_image_folder(path, ref.key)
+        elif path.suffix == ".mat":
             import scipy.io
             value = scipy.io.loadmat(path)[ref.key]
         elif path.suffix.lower() in (".jpg", ".jpeg", ".png"):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..checks import AnyCheck
 from ..sandbox.launch import Limits
@@ -33,6 +33,22 @@ class FileSpec(BaseModel):
     also: list[str] = Field(default_factory=list,
                             description="other names accepted for the same hand-in, tried in order "
                                         "(q1_weights.yaml for q1.py); .yaml/.json files load as data")
+    pattern: str | None = Field(
+        None, description="a regular expression on the file name (not its folder), tried after path and "
+                          "also, for hand-ins students name freely (run_q71.py for run_q7_1_1.py); "
+                          "matched in full and case-insensitively. Of several matches the shallowest "
+                          "wins, then the shortest name, then the first in alphabetical order; the "
+                          "report says which file was graded")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value):
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
     watch: list[str] = Field(default_factory=list,
                              description="script: functions whose calls are recorded while it runs "
@@ -59,7 +75,8 @@ class FileSpec(BaseModel):
 
     @property
     def names_text(self) -> str:
-        return " or ".join([self.path, *self.also])
+        return " or ".join([self.path, *self.also]) + (f" (or a name like /{self.pattern}/)"
+                                                       if self.pattern else "")
 
 
 class DataPlacement(BaseModel):
@@ -69,7 +86,7 @@ class DataPlacement(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dataset: str | None = None
     fixture: str | None = Field(None, description="a fixture folder, relative to the rubric")
-    files: list[str]
+    files: list[str] = Field(description="files, or folders (an ImageFolder split) copied whole")
     next_to: str = Field(description="a key of `files`: placement is relative to that file's folder")
     into: str = Field("../data", description="folder, relative to next_to's folder")
     optional: bool = Field(False, description="skip quietly when the dataset is not installed "
@@ -80,6 +97,10 @@ class DataPlacement(BaseModel):
         description="for files holding a dict of arrays (.pkl or .npz): keep only the first N rows of "
                     "these entries, so the sandbox gets what the course's code reads and the rest "
                     "(e.g. training images 20 000 on) stays held out for the judge")
+    first: int | None = Field(
+        None, ge=1, description="for IDX files (MNIST's format): keep only the first N records of each "
+                                "listed file, likewise a training subset for the sandbox and the rest "
+                                "held out for the judge")
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -156,6 +177,9 @@ class Question(BaseModel):
     penalty: bool = Field(False, description="points are deducted when the checks fail; adds nothing")
     time_s: float | None = Field(None, gt=0)
     memory_mb: int | None = Field(None, ge=64)
+    isolated: bool = Field(False, description="graded in a worker of its own, started for it and stopped "
+                                              "after it: one worker keeps every script's globals, so a "
+                                              "heavy script late in the rubric would pay for all before it")
     checks: list[AnyCheck] = Field(min_length=1)
 
     @property

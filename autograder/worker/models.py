@@ -21,17 +21,25 @@ def _modules_in(where) -> dict:
     return {k: v for k, v in items if isinstance(v, torch.nn.Module) and not k.startswith("_")}
 
 
-def find_model(where, *names: str):
+def _contains(model, type_name: str) -> bool:
+    return any(type(m).__name__ == type_name for m in model.modules())
+
+
+def find_model(where, *names: str, like: str | None = None, unlike: str | None = None):
     """The model among ``where``'s globals: the first of ``names`` that is an ``nn.Module``, else a
     conventional name (model, net, ...), else the one with the most parameters (the network, not
-    its loss function or a layer kept in a variable)."""
-    found = _modules_in(where)
+    its loss function or a layer kept in a variable). ``like``/``unlike`` keep only models that do
+    (or do not) contain a module of that class, to tell two models of one script apart (a
+    fine-tuned ``SqueezeNet`` and a network trained from scratch)."""
+    found = {k: m for k, m in _modules_in(where).items()
+             if (like is None or _contains(m, like)) and (unlike is None or not _contains(m, unlike))}
     for name in (*names, *PREFERRED_NAMES):
         if name in found:
             return found[name]
     if not found:
-        raise LookupError("no torch.nn.Module among the script's names; keep the trained model in a "
-                          "variable (e.g. model = Net())")
+        which = f" containing a {like}" if like else f" without a {unlike}" if unlike else ""
+        raise LookupError(f"no torch.nn.Module{which} among the script's names; keep the trained model "
+                          "in a variable (e.g. model = Net())")
     return max(found.values(), key=param_count)
 
 
@@ -100,6 +108,12 @@ def param_count(model) -> int:
 def param_shapes(model) -> list[list[int]]:
     """Shapes of the parameters in registration order (784-200-10: [[200, 784], [200], [10, 200], [10]])."""
     return [list(p.shape) for p in model.parameters()]
+
+
+def count_layers(model, *type_names: str) -> int:
+    """How many of the model's submodules are of these classes (by class name, e.g. ``"Conv2d"``):
+    whether a "convolutional network" has convolutions, a "fully connected" one none."""
+    return sum(type(m).__name__ in type_names for m in model.modules())
 
 
 def _layouts(x: np.ndarray) -> list[np.ndarray]:
@@ -247,7 +261,74 @@ def optimizer_state(opt) -> dict:
             "steps": max(steps) if steps else -1.0}
 
 
+EVAL_WORDS = ("test", "val", "eval")
+
+
+def _is_transform(obj) -> bool:
+    return callable(obj) and type(obj).__module__.startswith("torchvision.transforms")
+
+
+def eval_transforms(where) -> list:
+    """The image transforms a script evaluates with, most telling first: those of its datasets and
+    loaders over a val/test folder, then transforms named like test/val/eval (also in a dict such
+    as the fine-tuning tutorial's ``data_transforms['val']``), then any other transform."""
+    items = where.items() if isinstance(where, dict) else vars(where).items()
+    scored = []
+    for name, obj in items:
+        if name.startswith("_"):
+            continue
+        dataset = getattr(obj, "dataset", obj)  # a DataLoader's dataset, or the object itself
+        transform = getattr(dataset, "transform", None)
+        root = str(getattr(dataset, "root", ""))
+        if _is_transform(transform):
+            scored.append((0 if any(w in root.lower() for w in EVAL_WORDS) else 3, name, transform))
+        elif _is_transform(obj):
+            scored.append((1 if any(w in name.lower() for w in EVAL_WORDS) else 4, name, obj))
+        elif isinstance(obj, dict):
+            for key, value in obj.items():
+                if _is_transform(value):
+                    telling = any(w in str(key).lower() for w in EVAL_WORDS)
+                    scored.append((2 if telling else 5, f"{name}[{key!r}]", value))
+    unique, seen = [], set()
+    for _, _, transform in sorted(scored, key=lambda t: (t[0], t[1])):
+        if id(transform) not in seen:
+            seen.add(id(transform))
+            unique.append(transform)
+    return unique
+
+
+def predict_images(model, images, where, batch: int = 64) -> np.ndarray:
+    """The model's scores on RGB images (uint8, N x H x W x 3) passed through the script's own
+    evaluation transform (:func:`eval_transforms`): the first transform whose output the model
+    accepts is used for all the images."""
+    import torch
+    from PIL import Image
+
+    transforms = eval_transforms(where)
+    if not transforms:
+        raise LookupError("no torchvision transform among the script's names; keep the one you "
+                          "evaluate with in a variable (e.g. test_transform) or a dataset")
+    pictures = [Image.fromarray(np.asarray(im, dtype=np.uint8)) for im in images]
+    was_training = model.training
+    model.eval()
+    errors = []
+    try:
+        with torch.no_grad():
+            for transform in transforms:
+                try:
+                    parts = [model(torch.stack([transform(p) for p in pictures[i:i + batch]]))
+                             for i in range(0, len(pictures), batch)]
+                except (RuntimeError, ValueError, TypeError) as exc:
+                    errors.append(str(exc).splitlines()[0][:120])
+                    continue
+                return torch.cat(parts).float().cpu().numpy().reshape(len(pictures), -1)
+    finally:
+        model.train(was_training)
+    raise ValueError("the model accepted none of the script's transforms: " + "; ".join(errors))
+
+
 BUILTINS = {"find_model": find_model, "param_count": param_count, "param_shapes": param_shapes,
             "predict": predict, "forward_calls": forward_calls, "call_names": call_names, "conv_settings": conv_settings,
             "find_optimizer": find_optimizer, "optimizer_state": optimizer_state,
-            "find_model_with": find_model_with, "find_loader": find_loader, "rate_functions": rate_functions}
+            "find_model_with": find_model_with, "find_loader": find_loader, "rate_functions": rate_functions,
+            "count_layers": count_layers, "predict_images": predict_images}

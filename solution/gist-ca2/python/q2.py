@@ -126,3 +126,78 @@ for title, matrix in (('with correct cases', confusion_matrix),
     plt.yticks(np.arange(36), LABELS)
     plt.title('confusion matrix, ' + title)
     plt.show()
+
+# Q 2.2 PyTorch: the same data as tensors; training accuracy counted on the batches as they train
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+torch_train_x = torch.tensor(train_x, dtype=torch.float32)
+torch_train_y = torch.tensor(np.argmax(train_y, axis=1))
+torch_valid_x = torch.tensor(valid_x, dtype=torch.float32)
+torch_valid_y = torch.tensor(np.argmax(valid_y, axis=1))
+
+
+def torch_accuracy(model, x, y):
+    model.eval()
+    with torch.no_grad():
+        correct = (model(x).argmax(1) == y).float().mean().item()
+    model.train()
+    return correct
+
+
+def torch_train(model, x, epochs, batch_size, learning_rate, valid_x):
+    """Adam on the mean cross-entropy; per-epoch training loss and accuracy, validation accuracy."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    history = {'loss': [], 'train_acc': [], 'valid_acc': []}
+    for epoch in range(epochs):
+        order = torch.randperm(len(x))
+        total, correct = 0.0, 0
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            scores = model(x[idx])
+            loss = nn.functional.cross_entropy(scores, torch_train_y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+            correct += (scores.argmax(1) == torch_train_y[idx]).sum().item()
+        history['loss'].append(total / len(x))
+        history['train_acc'].append(correct / len(x))
+        history['valid_acc'].append(torch_accuracy(model, valid_x, torch_valid_y))
+        print('epoch {:2d}  loss {:.4f}  train acc {:.3f}  valid acc {:.3f}'.format(
+            epoch + 1, history['loss'][-1], history['train_acc'][-1], history['valid_acc'][-1]))
+    return history
+
+
+def plot_history(history, title):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = np.arange(1, len(history['loss']) + 1)
+    left.plot(epochs, history['train_acc'], label='train')
+    left.plot(epochs, history['valid_acc'], label='validation')
+    left.set_xlabel('epoch')
+    left.set_ylabel('accuracy')
+    left.legend()
+    right.plot(epochs, history['loss'])
+    right.set_xlabel('epoch')
+    right.set_ylabel('mean cross-entropy')
+    fig.suptitle(title)
+    plt.show()
+
+
+# Q 2.2.1 the fully connected network of Q2.1 (1024-64-36, sigmoid hidden layer)
+fc_model = nn.Sequential(nn.Linear(1024, hidden_size), nn.Sigmoid(), nn.Linear(hidden_size, 36))
+fc_history = torch_train(fc_model, torch_train_x, 15, 32, 1e-3, torch_valid_x)
+plot_history(fc_history, 'Q2.2.1 fully connected network in PyTorch')
+
+# Q 2.2.2 a convolutional network; the rows are 32x32 images stored column-major, hence the transpose
+def as_images(x):
+    return x.reshape(-1, 1, 32, 32).transpose(2, 3)
+
+
+cnn_model = nn.Sequential(
+    nn.Conv2d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),      # 8 x 16 x 16
+    nn.Conv2d(8, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),     # 16 x 8 x 8
+    nn.Flatten(), nn.Linear(16 * 8 * 8, 128), nn.ReLU(), nn.Linear(128, 36))
+cnn_history = torch_train(cnn_model, as_images(torch_train_x), 4, 64, 2e-3, as_images(torch_valid_x))
+plot_history(cnn_history, 'Q2.2.2 convolutional network in PyTorch')
