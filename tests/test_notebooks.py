@@ -142,7 +142,7 @@ def test_a_dying_kernel_costs_the_rest_not_the_run(tmp_path):
     with Grader(spec) as grader:
         report = grader.grade(tmp_path / "student", only={"Q1", "Q3"})
     (run,) = report.notebooks
-    assert [c.status for c in run.cells] == ["ok", "error", "not run"]
+    assert [c.status for c in run.cells] == ["ok", "error", "not run"], run.problem
     assert "kernel died" in run.problem
     assert all(q.score == 0.0 for q in report.questions)   # nothing left to probe
     assert "kernel died" in " ".join(report.question("Q1").feedback)
