@@ -136,3 +136,20 @@ def test_model_probe_builtins_find_adapt_and_count():
     assert fc.training                                        # eval() only during prediction
     with pytest.raises(ValueError, match="none of the input layouts"):
         models.predict(torch.nn.Linear(5, 2), x)
+
+
+def test_boxes_are_drawn_on_the_image_for_the_report():
+    import io
+
+    from PIL import Image
+
+    from autograder.checks.evaluate import BoxDrawing, boxes_figure
+
+    image = np.ones((40, 60, 3))
+    figure = boxes_figure(BoxDrawing(image="image", boxes="bboxes"),
+                          {"image": image, "bboxes": [[5, 10, 20, 30], [22, 35, 38, 55]]})
+    drawn = np.asarray(Image.open(io.BytesIO(figure.data)).convert("RGB"))
+    assert drawn.shape == (40, 60, 3)
+    assert tuple(drawn[5, 15]) == (220, 30, 30) and tuple(drawn[12, 20]) == (255, 255, 255)  # edge, inside
+    assert "2 boxes" in figure.caption
+    assert boxes_figure(BoxDrawing(image="image", boxes="bboxes"), {"image": image, "bboxes": "nonsense"}) is None

@@ -8,15 +8,18 @@ full credit at ``at_least``/``at_most`` and linear partial credit down to ``zero
 """
 from __future__ import annotations
 
+import io
 import math
 from typing import Literal
+
+import numpy as np
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..rubric import expr
 from ..rubric.probe import Expression, InputSpec, Steps, draw_inputs, modules_used
 from ..worker.protocol import ObservedError
-from .base import Outcome, ProbeCheck, ProbeParams, failed_reply, with_notes
+from .base import Attachment, Outcome, ProbeCheck, ProbeParams, failed_reply, with_notes
 
 
 class Stage(BaseModel):
@@ -70,11 +73,22 @@ class Threshold(Bounds):
         return f"at least {self.at_least:g}" if self.at_least is not None else f"at most {self.at_most:g}"
 
 
+class BoxDrawing(BaseModel):
+    """Draw the student's boxes on the image they were found in, for the report (OCR's findLetters
+    on the course's photos). Only the student's own boxes are drawn: never the judge's truth."""
+
+    model_config = ConfigDict(extra="forbid")
+    image: str = Field(description="name of the image (an input)")
+    boxes: str = Field(description="name of the observed boxes, (y1, x1, y2, x2) rows")
+    caption: str = ""
+
+
 class Params(ProbeParams):
     kind: Literal["evaluate"]
     then: Stage | None = Field(None, description="run on the reference with the observations as inputs")
     thresholds: dict[str, Threshold] = Field(min_length=1)
     cases: int = 1
+    draw: BoxDrawing | None = Field(None, description="attach the student's boxes drawn on the image")
 
 
 class Evaluate(ProbeCheck):
@@ -120,7 +134,37 @@ class Evaluate(ProbeCheck):
                 problems.append(f"{rule.label or key} is {x:.4g}, needs {rule.requirement()}")
         score = sum(credits) / len(credits)
         message = f"{case.label}: " + "; ".join(problems) if problems else ""
-        return with_notes(Outcome(score, message), student)
+        attachments = [a for a in [boxes_figure(params.draw, names)] if a] if params.draw else []
+        return with_notes(Outcome(score, message, attachments=attachments), student)
+
+
+MAX_DRAWN_SIDE = 1400
+MAX_DRAWN_BOXES = 2000
+
+
+def boxes_figure(draw: BoxDrawing, names: dict) -> Attachment | None:
+    """A PNG of the image with the student's boxes in red; None when they cannot be drawn."""
+    from PIL import Image, ImageDraw
+
+    try:
+        image = np.asarray(names[draw.image], dtype=float)
+        boxes = np.asarray(names[draw.boxes], dtype=float).reshape(-1, 4)[:MAX_DRAWN_BOXES]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if image.ndim not in (2, 3) or not np.all(np.isfinite(boxes)):
+        return None
+    picture = Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8)).convert("RGB")
+    scale = min(1.0, MAX_DRAWN_SIDE / max(picture.size))
+    if scale < 1.0:
+        picture = picture.resize((round(picture.width * scale), round(picture.height * scale)))
+    pen = ImageDraw.Draw(picture)
+    width = max(2, round(3 * scale))
+    for y1, x1, y2, x2 in boxes * scale:
+        pen.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=(220, 30, 30), width=width)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    caption = draw.caption or f"the {len(boxes)} boxes found, drawn on the image"
+    return Attachment("boxes.png", buffer.getvalue(), caption)
 
 
 def dataset_origin(name: str | None) -> str | None:
