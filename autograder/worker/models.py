@@ -248,7 +248,7 @@ def find_optimizer(where, *names: str):
         if name in found:
             return found[name]
     if not found:
-        raise LookupError("no torch.optim optimizer among the notebook's names")
+        raise LookupError("no torch.optim optimizer among the script's (or notebook's) names")
     return list(found.values())[-1]
 
 
