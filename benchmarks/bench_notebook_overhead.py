@@ -9,6 +9,7 @@ notebook (the issue's target: under 1 s; nbgrader about 0.85 s, ``anchors.md``).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -28,6 +29,8 @@ def main() -> None:
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell("import numpy as np\nx = np.arange(3)")]
         nbformat.write(nb, Path(tmp) / "t.ipynb")
+        os.chmod(tmp, 0o755)  # as the grader stages a submission: readable by the sandbox's uid
+        os.chmod(Path(tmp) / "t.ipynb", 0o644)
         for sandboxed in (True, False):
             overheads, walls = [], []
             for _ in range(args.repeat):
@@ -36,6 +39,8 @@ def main() -> None:
                                           launch.Limits(), seed=0, sandboxed=sandboxed)
                 run = session.execute()
                 session.close()
+                if run.problem:
+                    raise SystemExit(f"the notebook did not run: {run.problem}")
                 overheads.append(run.overhead_seconds)
                 walls.append(time.perf_counter() - started)
             print(f"{'sandboxed' if sandboxed else 'no sandbox'}: overhead {statistics.median(overheads):.3f} s, "
