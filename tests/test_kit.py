@@ -342,11 +342,14 @@ def test_autograde_check_as_nobody_without_bubblewrap(kits, tmp_path):
                 below = Path(*prefix.parts[:len(parent.parts) + 1])  # bwrap makes missing parents 0700
                 argv += ["--perms", "0755", "--tmpfs", str(parent), "--ro-bind", str(below), str(below)]
                 break
-        argv += ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                 "env", f"HOME={shared}", f"PYTHONPATH={ROOT}", sys.executable, "-m", "autograder", "check",
-                 str(homework), "--kit", str(kit)]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=shared,
-                              env={"PATH": os.environ["PATH"], "COLUMNS": "200"})
+        argv += ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", f"HOME={shared}",
+                 f"PYTHONPATH={ROOT}", sys.executable]
+        env = {"PATH": os.environ["PATH"], "COLUMNS": "200"}
+        reachable = subprocess.run(argv + ["-c", "pass"], capture_output=True, text=True, timeout=60, cwd=shared, env=env)
+        if reachable.returncode != 0:  # e.g. a tox venv whose folders uid 65534 may not enter
+            pytest.skip(f"this interpreter cannot run as uid 65534 here: {reachable.stderr.strip()[:200]}")
+        done = subprocess.run(argv + ["-m", "autograder", "check", str(homework), "--kit", str(kit)],
+                              capture_output=True, text=True, timeout=120, cwd=shared, env=env)
     finally:
         shutil.rmtree(shared, ignore_errors=True)
     assert done.returncode == 0, done.stdout + done.stderr
