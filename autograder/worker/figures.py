@@ -10,12 +10,12 @@ Nothing here trusts the student: the judge re-reads the PNG bytes and checks the
 from __future__ import annotations
 
 import hashlib
-import importlib.abc
-import importlib.util
 import io
 import sys
 
 import numpy as np
+
+from . import hooks
 
 MAX_FIGURES_PER_SOURCE = 24
 MAX_RENDERS_PER_SOURCE = 200   # plt.show() in a loop over thousands of images must stay cheap
@@ -53,28 +53,7 @@ def end() -> None:
 
 def install() -> None:
     """Wrap pyplot as soon as anything imports it (now, if it already is)."""
-    if "matplotlib.pyplot" in sys.modules:
-        _patch(sys.modules["matplotlib.pyplot"])
-    else:
-        sys.meta_path.insert(0, _PyplotHook())
-
-
-class _PyplotHook(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname, path, target=None):
-        if fullname != "matplotlib.pyplot":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None:
-            return spec
-        run = spec.loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            _patch(module)
-
-        spec.loader.exec_module = exec_module
-        return spec
+    hooks.after_import("matplotlib.pyplot", _patch)
 
 
 def _patch(plt) -> None:

@@ -309,21 +309,16 @@ def predict_images(model, images, where, batch: int = 64) -> np.ndarray:
         raise LookupError("no torchvision transform among the script's names; keep the one you "
                           "evaluate with in a variable (e.g. test_transform) or a dataset")
     pictures = [Image.fromarray(np.asarray(im, dtype=np.uint8)) for im in images]
-    was_training = model.training
-    model.eval()
     errors = []
-    try:
-        with torch.no_grad():
-            for transform in transforms:
-                try:
-                    parts = [model(torch.stack([transform(p) for p in pictures[i:i + batch]]))
-                             for i in range(0, len(pictures), batch)]
-                except (RuntimeError, ValueError, TypeError) as exc:
-                    errors.append(str(exc).splitlines()[0][:120])
-                    continue
-                return torch.cat(parts).float().cpu().numpy().reshape(len(pictures), -1)
-    finally:
-        model.train(was_training)
+    with _EvalMode(model):
+        for transform in transforms:
+            try:
+                parts = [model(torch.stack([transform(p) for p in pictures[i:i + batch]]))
+                         for i in range(0, len(pictures), batch)]
+            except (RuntimeError, ValueError, TypeError) as exc:
+                errors.append(str(exc).splitlines()[0][:120])
+                continue
+            return torch.cat(parts).float().cpu().numpy().reshape(len(pictures), -1)
     raise ValueError("the model accepted none of the script's transforms: " + "; ".join(errors))
 
 

@@ -11,13 +11,11 @@ frames in files of the shared folder; the grader reads replies as data, never as
 from __future__ import annotations
 
 import ast
-import importlib.abc
-import importlib.util
 import os
 import sys
 import types
 
-from . import figures, protocol, shims, watch
+from . import figures, hooks, protocol, shims, watch
 from .main import Worker, flush_std_streams, seed_everything
 
 _state: dict = {}
@@ -37,8 +35,8 @@ def start(source: str, notebook: str, key: str, shim_names: list[str], seed: int
     figures.install()
     figures.begin(key)
     seed_everything(seed)
-    if uses_torch and "torch" not in sys.modules:
-        sys.meta_path.insert(0, _SeedOnImport("torch", seed))  # importing torch here would cost ~1 s
+    if uses_torch:  # seeded when the notebook imports it: importing torch here would cost ~1 s
+        hooks.after_import("torch", lambda torch: torch.manual_seed(seed))
     _state.update(worker=worker, key=key)
 
 
@@ -48,29 +46,6 @@ class _WatchCells(ast.NodeTransformer):
 
     def visit_Module(self, node):
         return watch.rewrite(node, self.names)
-
-
-class _SeedOnImport(importlib.abc.MetaPathFinder):
-    """Seed a library's generator right after the notebook first imports it."""
-
-    def __init__(self, name: str, seed: int):
-        self.name, self.seed = name, seed
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != self.name:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None:
-            return spec
-        run = spec.loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            module.manual_seed(self.seed)
-
-        spec.loader.exec_module = exec_module
-        return spec
 
 
 def _notebook_module(user_ns: dict) -> types.ModuleType:
