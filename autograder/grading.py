@@ -241,8 +241,10 @@ class Grader:
         worker = WorkerProcess(str(submission.root), self.rubric.policy.shims, self.rubric.policy.limits,
                                sandboxed=self.sandboxed, layers=self.layers)
         runners = Runners(worker, self.rubric, submission, seed, self.sandboxed, self.layers)
+        questions = [q for q in self.rubric.questions if only is None or q.id in only]
         results = []
         try:
+            runners.launch_notebooks(questions)
             with ctx:
                 for qi, question in enumerate(self.rubric.questions):
                     if only is None or question.id in only:
@@ -390,11 +392,22 @@ class Runners:
         self.sessions: dict[str, NotebookSession] = {}
 
     def for_names(self, names: list[str]):
-        notebooks = [n for n in names if n in self.submission.files
-                     and self.rubric.files[n].run_as_for(self.submission.files[n].name) == "notebook"]
-        if not notebooks:
-            return self.worker
-        key = notebooks[0]
+        notebooks = [n for n in names if self._is_notebook(n)]
+        return self._session(notebooks[0]) if notebooks else self.worker
+
+    def launch_notebooks(self, questions: list[Question]) -> None:
+        """Start the kernel of every notebook these questions probe, without waiting: each kernel's
+        start-up then overlaps the worker's checks and the other notebooks' cells."""
+        for name in sorted({n for q in questions for params in q.checks if kind_of(params).uses_probe
+                            for n in kind_of(params).module_names(params, set(self.rubric.files))}):
+            if self._is_notebook(name):
+                self._session(name).launch()
+
+    def _is_notebook(self, name: str) -> bool:
+        found = self.submission.files.get(name)
+        return found is not None and self.rubric.files[name].run_as_for(found.name) == "notebook"
+
+    def _session(self, key: str) -> NotebookSession:
         if key not in self.sessions:
             spec, policy = self.rubric.files[key], self.rubric.policy
             budget = NotebookBudget(spec.cell_time_s, spec.time_s, spec.memory_mb or policy.budget.memory_mb)

@@ -175,3 +175,24 @@ def test_reports_show_the_cells_the_figures_and_an_executed_copy(tmp_path):
     q5 = report.question("Q5")
     assert q5.manual and q5.attachments                                  # and the TA's copy of it
     assert json.loads(paths["provenance"].read_text())["timing"]["notebooks"]["hw.ipynb"]["total_s"] > 0
+
+
+def test_kernels_start_as_grading_begins_and_an_unused_one_leaves_nothing(tmp_path):
+    from autograder.grading import Runners
+    from autograder.intake import stage
+    from autograder.sandbox.process import WorkerProcess
+
+    spec = write_course(tmp_path, [CELLS[1]])
+    with Grader(spec) as grader:
+        sub = stage(tmp_path / "student", tmp_path / "staged", grader.rubric.files)
+        runners = Runners(WorkerProcess(str(sub.root), [], sandboxed=False), grader.rubric, sub, 0, False, None)
+        try:
+            runners.launch_notebooks([q for q in grader.rubric.questions if q.is_manual])
+            assert runners.sessions == {}                        # nothing probes a notebook: no kernel
+            runners.launch_notebooks(grader.rubric.questions)
+            (session,) = runners.sessions.values()
+            process = session.client.km.provisioner.process
+            assert process.poll() is None and session.run is None  # started, not waited for
+        finally:
+            runners.close()
+    assert process.poll() is not None                            # never executed, still stopped
