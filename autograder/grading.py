@@ -472,8 +472,6 @@ def provide_data(submission: Submission, rubric: Rubric) -> None:
                 for part in target.relative_to(folder).parents:
                     os.chmod(folder / part, 0o755)
             origin = head_of(source / name, placement.head) if placement.head else source / name
-            if placement.first:
-                origin = first_records(origin, placement.first)
             if origin.is_dir():  # an ImageFolder split: the whole tree, file by file
                 if target.exists():
                     shutil.rmtree(target)
@@ -548,24 +546,6 @@ def head_of(path: Path, head: dict[str, int]) -> Path:
                 pickle.dump(content, fh, protocol=4)
         os.chmod(folder, 0o755)
         _HEADS[key] = out
-    return _HEADS[key]
-
-
-def first_records(path: Path, n: int) -> Path:
-    """A copy of an IDX file (MNIST's format) with only its first ``n`` records, made once per grader
-    process, under the same name (torchvision finds the files by name)."""
-    import os
-    import tempfile
-
-    from .data import idx
-
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size, ("first", n))
-    if key not in _HEADS or not _HEADS[key].exists():
-        folder = Path(tempfile.mkdtemp(prefix="autograde-first-"))
-        idx.write(folder / path.name, idx.read(path)[:n])
-        os.chmod(folder, 0o755)
-        _HEADS[key] = folder / path.name
     return _HEADS[key]
 
 

@@ -186,3 +186,36 @@ print('done')
     q1, q2, q3 = report.questions
     assert q3.score == 1 and len(q1.attachments) == 1 and len(q2.attachments) == 1
     assert time.perf_counter() - started < 60
+
+
+def test_a_landscape_scatter_is_judged_on_the_principal_components_of_the_watched_trajectory():
+    import numpy as np
+
+    from autograder.rubric.expr import in_principal_plane, pca_plane
+    from autograder.worker import watch
+
+    rng = np.random.default_rng(0)
+    steps = rng.normal(size=(41, 300)) * np.linspace(3, 0.1, 300)   # wide first parameters: raw is tempting
+    trajectory = np.cumsum(steps, axis=0).astype(np.float32)
+    centred = trajectory - trajectory.mean(axis=0)
+    scores = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+
+    def plotPath(model, x, y, points):  # a starter-like signature; only the trajectory matters
+        return points
+
+    watch.wrap("plotPath", plotPath)(None, np.zeros((2500, 784)), np.zeros(2500),
+                                     [list(np.split(row, [100])) for row in trajectory])  # per-layer lists
+    record = watch.record_of("plotPath")
+    assert [g.shape for g in record["grams"]] == [(41, 41)]              # data (2 500 rows) is not kept
+
+    def drawn(xy):
+        return [{"scatter_xy": np.asarray(xy).tolist()}]
+
+    assert in_principal_plane(drawn(scores), record) > 0.999
+    assert in_principal_plane(drawn(scores / scores.std(0) - scores[-1]), record) > 0.999  # whitened, shifted
+    assert in_principal_plane(drawn(trajectory[:, :2]), record) < 0.9                    # two raw parameters
+    assert in_principal_plane(drawn(centred @ rng.normal(size=(300, 2))), record) < 0.5   # random directions
+    assert in_principal_plane(drawn(scores[:30]), record) == 0.0                          # not this trajectory
+    assert pca_plane(drawn(scores[:, ::-1])) == 0.0                                       # swapped: the other test
+    no_call = {"calls": 0, "grams": []}
+    assert in_principal_plane(drawn(scores), no_call) == pca_plane(drawn(scores)) == 1.0  # own helper: pca_plane

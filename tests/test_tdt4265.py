@@ -92,6 +92,23 @@ def test_head_of_keeps_the_first_rows_of_a_pickled_or_npz_dict(tmp_path):
         assert head_of(tmp_path / name, head) == out  # made once
 
 
+def test_head_of_cuts_idx_and_npy_files_named_in_head(tmp_path):
+    from autograder.data import idx
+    from autograder.rubric.schema import DataPlacement
+
+    idx.write(tmp_path / "train-images-idx3-ubyte", np.arange(5 * 4, dtype=np.uint8).reshape(5, 2, 2))
+    np.save(tmp_path / "test_labels.npy", np.arange(9))
+    head = {"train-images-idx3-ubyte": 3, "test_labels.npy": 4}
+    cut = head_of(tmp_path / "train-images-idx3-ubyte", head)
+    assert cut.name == "train-images-idx3-ubyte" and idx.read(cut).shape == (3, 2, 2)  # torchvision finds it
+    assert list(np.load(head_of(tmp_path / "test_labels.npy", head))) == [0, 1, 2, 3]
+    np.save(tmp_path / "other.npy", np.arange(9))
+    assert head_of(tmp_path / "other.npy", head) == tmp_path / "other.npy"         # not named: whole
+    with pytest.raises(ValueError, match="not listed"):                            # a misspelt name
+        DataPlacement(dataset="mnist", files=["MNIST/raw/train-images-idx3-ubyte"], next_to="q",
+                      head={"train-images-idx3-ubyt": 3})
+
+
 def test_dataset_inputs_read_idx_files_and_row_ranges(tmp_path, monkeypatch):
     folder = tmp_path / "mnist"
     (folder / "MNIST" / "raw").mkdir(parents=True)

@@ -103,13 +103,21 @@ def count_figures(drawn, *fields) -> int:
     return sum(1 for f in list(drawn) if all(float(f.get(k, 0) or 0) > 0 for k in fields))
 
 
+def _largest_scatter(drawn) -> np.ndarray | None:
+    """The (x, y) of the largest 3-D scatter among the figures drawn, if it is usable."""
+    points = max((np.asarray(f.get("scatter_xy") or [], dtype=float) for f in list(drawn)),
+                 key=len, default=np.zeros((0, 2)))
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3 or not np.all(np.isfinite(points)):
+        return None
+    return points
+
+
 def pca_plane(drawn) -> float:
     """How much the largest 3-D scatter drawn looks like scores on two principal directions: the
     two coordinates uncorrelated and the first spread at least as wide. 1.0 when both hold (|corr|
     below 0.2), scaled down as the correlation grows; 0.0 when there is no such scatter."""
-    points = max((np.asarray(f.get("scatter_xy") or [], dtype=float) for f in list(drawn)),
-                 key=len, default=np.zeros((0, 2)))
-    if points.ndim != 2 or len(points) < 3 or not np.all(np.isfinite(points)):
+    points = _largest_scatter(drawn)
+    if points is None:
         return 0.0
     x, y = points[:, 0] - points[:, 0].mean(), points[:, 1] - points[:, 1].mean()
     sx, sy = float(np.sqrt((x ** 2).mean())), float(np.sqrt((y ** 2).mean()))
@@ -117,6 +125,42 @@ def pca_plane(drawn) -> float:
         return 0.0
     corr = abs(float((x * y).mean()) / (sx * sy)) if sy > 0 else 0.0
     return float(max(0.0, min(1.0, (0.5 - corr) / 0.3)))
+
+
+def in_principal_plane(drawn, watched) -> float:
+    """How well the largest 3-D scatter drawn lies in the plane of the first two principal
+    components of a trajectory a watched function was given (``watched(hw3, 'plotPath')``): the
+    smaller R² of its x and of its y regressed on the trajectory's two principal-component scores,
+    best over the recorded trajectories with as many points as the scatter; 0.0 when none has.
+
+    The scores come from the trajectory's Gram matrix, recorded in the sandbox: double-centred, its
+    top two eigenpairs (λ, u) give scores u·√λ, the same as projecting the centred points on their
+    principal directions. R² ignores sign, scale (whitening) and shift (centring on the last point);
+    ``pca_plane`` then tells the first direction from the second. A script that never called the
+    watched function (it drew with its own helper) is judged by ``pca_plane`` alone."""
+    points = _largest_scatter(drawn)
+    if points is None:
+        return 0.0
+    watched = dict(watched)
+    if not watched.get("calls"):
+        return pca_plane(drawn)
+    best = 0.0
+    for gram in watched.get("grams", []):
+        gram = np.asarray(gram, dtype=float)
+        n = len(points)
+        if gram.shape != (n, n) or not np.all(np.isfinite(gram)):
+            continue
+        centre = np.eye(n) - 1.0 / n
+        values, vectors = np.linalg.eigh(centre @ gram @ centre)
+        scores = vectors[:, -2:] * np.sqrt(np.clip(values[-2:], 0.0, None))
+        design = np.column_stack([np.ones(n), scores])
+        fit = []
+        for coordinate in points.T:
+            residual = coordinate - design @ np.linalg.lstsq(design, coordinate, rcond=None)[0]
+            spread = float(((coordinate - coordinate.mean()) ** 2).sum())
+            fit.append(1.0 - float((residual ** 2).sum()) / spread if spread > 0 else 0.0)
+        best = max(best, min(fit))
+    return best
 
 
 def closest_function(candidates, expected) -> float:
@@ -240,7 +284,7 @@ FUNCTIONS = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "m
              "int": int, "float": float, "log10": math.log10, "mean": lambda a: float(np.mean(a)),
              "accuracy": accuracy, "relerr": relerr, "identical": identical, "box_recall": box_recall,
              "box_precision": box_precision, "bw_ok": bw_ok, "has_shape": has_shape, "psnr": psnr,
-             "cosine": cosine, "rank": rank, "cer": cer, "yes_no": yes_no, "count": count, "count_containing": count_containing, "count_figures": count_figures, "flat": flat, "pca_plane": pca_plane, "closest_function": closest_function,
+             "cosine": cosine, "rank": rank, "cer": cer, "yes_no": yes_no, "count": count, "count_containing": count_containing, "count_figures": count_figures, "flat": flat, "pca_plane": pca_plane, "in_principal_plane": in_principal_plane, "closest_function": closest_function,
              "same_shapes": same_shapes, "includes_shapes": includes_shapes, "has_dim": has_dim,
              "is_distribution": is_distribution, "all_finite": all_finite}
 ATTRIBUTES = {"shape", "size", "ndim"}

@@ -52,8 +52,9 @@ class FileSpec(BaseModel):
 
     watch: list[str] = Field(default_factory=list,
                              description="script: functions whose calls are recorded while it runs "
-                                         "(arguments' sizes, files opened, optimizers created), read by "
-                                         "probes with watched(name)")
+                                         "(arguments' sizes and a trajectory's inner products, files "
+                                         "opened, optimizers created), read by probes with "
+                                         "watched(module, name)")
     cell_time_s: float = Field(300.0, gt=0, description="notebook: wall time of one cell")
     time_s: float = Field(1800.0, gt=0, description="notebook: wall time of all its cells together")
     memory_mb: int | None = Field(None, ge=64, description="notebook: the kernel's memory budget "
@@ -94,18 +95,26 @@ class DataPlacement(BaseModel):
     prefix: str = Field("", description="put before each file name, so two sets in one folder never collide")
     head: dict[str, int] = Field(
         default_factory=dict,
-        description="for files holding a dict of arrays (.pkl or .npz): keep only the first N rows of "
-                    "these entries, so the sandbox gets what the course's code reads and the rest "
-                    "(e.g. training images 20 000 on) stays held out for the judge")
-    first: int | None = Field(
-        None, ge=1, description="for IDX files (MNIST's format): keep only the first N records of each "
-                                "listed file, likewise a training subset for the sandbox and the rest "
-                                "held out for the judge")
+        description="keep only the first N items, so the sandbox gets what the course's code reads and "
+                    "the rest (e.g. training images 20 000 on) stays held out for the judge: of these "
+                    "entries of a file holding a dict of arrays (.pkl, .npz), or of the IDX (MNIST's "
+                    "format) and .npy files of these names")
 
     @model_validator(mode="after")
     def _one_source(self):
         if (self.dataset is None) == (self.fixture is None):
             raise ValueError("give exactly one of dataset or fixture")
+        return self
+
+    @model_validator(mode="after")
+    def _head_names_listed_files(self):
+        """A misspelt file name in ``head`` would hand the sandbox the whole file, held-out part
+        included: where every file is cut by name (IDX, .npy), each name must be one listed."""
+        names = {f.rsplit("/", 1)[-1] for f in self.files}
+        if self.head and all(n.endswith("-ubyte") or n.endswith(".npy") for n in names):
+            unknown = sorted(set(self.head) - names)
+            if unknown:
+                raise ValueError(f"head names files not listed in files: {', '.join(unknown)}")
         return self
 
 

@@ -51,6 +51,7 @@ class _WatchCells(ast.NodeTransformer):
 def _notebook_module(user_ns: dict) -> types.ModuleType:
     module = types.ModuleType(_state["key"])
     module.__dict__.update({k: v for k, v in user_ns.items() if not k.startswith("_")})
+    module.__dict__[figures.KEY] = _state["key"]
     return module
 
 
