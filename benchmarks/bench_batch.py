@@ -6,7 +6,9 @@ Makes ``--n`` submissions of handout 004 (copies of the reference and of the mut
 specs/cmu-hw5 that edit nn.py or run_q2.py, each with its own comment line so every submission has
 its own hash and seed), grades them on the function-check questions Q2.1.2-Q2.5.1 with ``-j 1``,
 ``-j 2`` and through a ``LocalCluster`` of two single-threaded worker processes, and prints
-submissions per second and the speed-up over ``-j 1`` (target: >= 1.8x on two cores).
+submissions per second and the speed-up over ``-j 1`` (target: >= 1.8x on two cores). It first
+prints the machine's own ceiling: a CPU-bound Python loop alone and two copies at once (virtual
+cores that share a physical one give far less than 2x).
 
 Each timed run starts from an empty report folder and includes starting the pool processes and
 their Graders (rubric, staged reference, reference worker); the fork server's one-off import of
@@ -32,6 +34,25 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "cmu-hw5.yaml"
 FUNCTION_QUESTIONS = ["Q2.1.2", "Q2.2.1", "Q2.2.2", "Q2.2.3", "Q2.3.1", "Q2.4.1", "Q2.5.1"]
 EDITED_FILES = {"python/nn.py", "python/run_q2.py"}
+
+
+def _spin(n: int) -> float:
+    started = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i * i
+    return time.perf_counter() - started
+
+
+def machine_ceiling(n: int = 20_000_000) -> str:
+    """How much two processes get done at once, against one: the most any -j 2 can gain here."""
+    import multiprocessing
+
+    alone = _spin(n)
+    with multiprocessing.get_context("forkserver").Pool(2) as pool:
+        both = pool.map(_spin, [n, n])
+    return (f"machine: a CPU-bound loop took {alone:.2f} s alone and {max(both):.2f} s with two at once: "
+            f"a ceiling of {2 * alone / max(both):.2f}x for two processes")
 
 
 def make_class(folder: Path, n: int) -> Path:
@@ -99,6 +120,7 @@ def main() -> None:
         print(f"{args.n} submissions of handout 004, questions {FUNCTION_QUESTIONS[0]}-{FUNCTION_QUESTIONS[-1]}, "
               f"{'sandboxed' if sandboxed else 'no sandbox'}, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.2f}", flush=True)
+        print(machine_ceiling(), flush=True)
         warm = tmp / "warm"
         warm.mkdir()
         for name in sorted(os.listdir(subs))[:2]:

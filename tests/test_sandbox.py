@@ -179,3 +179,20 @@ def test_require_sandbox_turns_a_missing_layer_into_an_error(monkeypatch, tmp_pa
     partial = Layers(frozenset({"rlimits"}), {"bubblewrap": "not installed"})
     with pytest.raises(SandboxUnavailable, match="bubblewrap|not installed"):
         WorkerProcess(str(tmp_path), [], layers=partial)
+
+
+def test_the_psnr_shim_costs_nothing_until_skimage_measure_is_imported(tmp_path):
+    """The CMU starter calls ``skimage.measure.compare_psnr`` (gone since 0.19): the alias appears
+    when the student's code imports skimage.measure, and a worker that never does so pays nothing."""
+    (tmp_path / "m.py").write_text("from skimage.measure import compare_psnr\nimport numpy as np\n"
+                                   "v = compare_psnr(np.ones((4, 4)), np.full((4, 4), 0.9), data_range=1)\n")
+    (tmp_path / "plain.py").write_text("import sys\nloaded = 'skimage.measure' in sys.modules\n")
+    shims = ["numpy_aliases", "matplotlib_agg", "skimage_compare_psnr"]
+    for module, observe, expected in (("plain", "plain.loaded", False), ("m", "m.v", 20.0)):
+        worker = WorkerProcess(str(tmp_path), shims, sandboxed=False)
+        try:
+            reply = worker.request({"op": "run", "modules": {module: {"path": f"{module}.py"}},
+                                    "scenario": {"steps": [], "observe": {"v": observe}}}, {})
+        finally:
+            worker.close()
+        assert reply.ok and reply.value["v"] == pytest.approx(expected), reply
