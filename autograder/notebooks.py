@@ -25,7 +25,7 @@ from .checks.figures import valid_png
 from .sandbox import launch
 from .sandbox.kernel import KernelSandbox
 from .sandbox.layers import Layers, SandboxUnavailable, detect, sandbox_required
-from .sandbox.process import MAX_REPLY_BYTES, Reply
+from .sandbox.process import MAX_REPLY_BYTES, Reply, answer_of
 from .worker import protocol
 
 KERNEL_START_S = 60
@@ -280,14 +280,9 @@ class NotebookSession:
                     run.problem = run.problem or "the kernel stopped answering after a probe timed out"
                 return Reply("timeout", error={"message": f"timed out after {time_s:g} s (an infinite loop, "
                                                           "or too slow)"}, seconds=seconds, notes=notes)
-            frame = _read_reply(reply_path)
-            if isinstance(frame, Reply):
-                frame.notes = notes
-                return frame
-            head, val = frame
-            if head.get("ok"):
-                return Reply("ok", value=val, seconds=head.get("seconds", seconds), notes=notes)
-            return Reply("error", error=head.get("error") or {}, seconds=head.get("seconds", seconds), notes=notes)
+            answer = _read_reply(reply_path, seconds)
+            answer.notes = notes
+            return answer
         finally:
             for path in (request_path, reply_path):
                 try:
@@ -314,8 +309,10 @@ class NotebookSession:
         self._stop_kernel()
 
 
-def _read_reply(path: str):
-    """The reply frame the kernel wrote, read as data with a size cap."""
+def _read_reply(path: str, seconds: float) -> Reply:
+    """The answer the kernel wrote, read as data with a size cap. The file holds the worker's frames
+    in order: an event frame for each module it had to load ("importing", "imported"), then the
+    answer."""
     try:
         size = os.path.getsize(path)
     except OSError:
@@ -325,13 +322,20 @@ def _read_reply(path: str):
         return Reply("protocol", error={"message": f"the code returned more data than the "
                                                    f"{MAX_REPLY_BYTES >> 20} MB allowed"})
     data = Path(path).read_bytes()
+    start = 0
     try:
-        head_len, payload_len = protocol.HEADER.unpack_from(data)
-        start = protocol.HEADER.size
-        if head_len > protocol.MAX_HEADER_BYTES or start + head_len + payload_len != len(data):
-            raise protocol.FrameError("lengths do not match the file")
-        return protocol.parse_frame(data[start:start + head_len], data[start + head_len:])
-    except (protocol.FrameError, Exception) as exc:  # noqa: BLE001
+        while start < len(data):
+            head_len, payload_len = protocol.HEADER.unpack_from(data, start)
+            body = start + protocol.HEADER.size
+            end = body + head_len + payload_len
+            if head_len > protocol.MAX_HEADER_BYTES or end > len(data):
+                raise protocol.FrameError("lengths do not match the file")
+            head, value = protocol.parse_frame(data[body:body + head_len], data[body + head_len:end])
+            if "event" not in head:
+                return answer_of(head, value, seconds)
+            start = end
+        raise protocol.FrameError("no answer after the events")
+    except Exception as exc:  # noqa: BLE001 - struct.error, FrameError: whatever the file holds
         return Reply("protocol", error={"message": f"unreadable reply: {exc}"})
 
 

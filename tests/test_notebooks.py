@@ -196,3 +196,24 @@ def test_kernels_start_as_grading_begins_and_an_unused_one_leaves_nothing(tmp_pa
         finally:
             runners.close()
     assert process.poll() is not None                            # never executed, still stopped
+
+
+def test_a_probe_on_a_notebook_and_a_module_reads_past_the_import_events(tmp_path):
+    """The kernel's worker announces each module it loads ("importing", "imported") in the reply
+    file before its answer: the answer is still found."""
+    from autograder.notebooks import NotebookBudget, NotebookSession
+    from autograder.sandbox.launch import Limits
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 3")]
+    nbformat.write(nb, tmp_path / "t.ipynb")
+    (tmp_path / "extra.py").write_text("y = 4\n")
+    session = NotebookSession("t", "t.ipynb", str(tmp_path), NotebookBudget(30, 60, 1024), [], Limits(),
+                              seed=0, sandboxed=False)
+    try:
+        reply = session.request({"op": "run", "modules": {"t": {"path": "t.ipynb", "as": "notebook"},
+                                                          "extra": {"path": "extra.py"}},
+                                 "scenario": {"steps": [], "observe": {"v": "t.x + extra.y"}}}, {})
+    finally:
+        session.close()
+    assert reply.ok and reply.value == {"v": 7}, reply

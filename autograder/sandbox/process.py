@@ -56,6 +56,14 @@ class Reply:
                          + (f" at {n['where'][-1]}" if n.get("where") else "") for n in self.notes)
 
 
+def answer_of(head: dict, value, seconds: float = 0.0) -> Reply:
+    """The worker's answer frame (``ok`` with a value, or the student's exception) as a Reply."""
+    if head.get("ok"):
+        return Reply("ok", value=value, seconds=head.get("seconds", seconds), notes=head.get("notes", []))
+    return Reply("error", error=head.get("error") or {}, seconds=head.get("seconds", seconds),
+                 notes=head.get("notes", []))
+
+
 class OutputTail:
     """Drains the worker's stdout/stderr, keeping the first and last few KiB (prints never block)."""
 
@@ -257,10 +265,7 @@ class WorkerProcess:
                 importing = None
                 deadline = time.monotonic() + time_s
             elif head.get("id") == rid:
-                if head.get("ok"):
-                    return Reply("ok", value=val, seconds=head.get("seconds", 0.0), notes=head.get("notes", []))
-                return Reply("error", error=head.get("error") or {}, seconds=head.get("seconds", 0.0),
-                             notes=head.get("notes", []))
+                return answer_of(head, val)
 
     def _death(self, oom_before: int, importing: str | None, budget: float) -> Reply:
         proc = self.proc
