@@ -241,18 +241,17 @@ class Grader:
         worker = WorkerProcess(str(submission.root), self.rubric.policy.shims, self.rubric.policy.limits,
                                sandboxed=self.sandboxed, layers=self.layers)
         runners = Runners(worker, self.rubric, submission, seed, self.sandboxed, self.layers)
-        questions = [q for q in self.rubric.questions if only is None or q.id in only]
+        selected = [(qi, q) for qi, q in enumerate(self.rubric.questions) if only is None or q.id in only]
         results = []
         try:
-            runners.launch_notebooks(questions)
+            runners.launch_notebooks([q for _, q in selected])
             with ctx:
-                for qi, question in enumerate(self.rubric.questions):
-                    if only is None or question.id in only:
-                        if question.isolated:
-                            worker.kill()  # the next request starts a clean worker
-                        results.append(self._grade_question(qi, question, ctx, runners))
-                        if question.isolated:
-                            worker.kill()
+                for qi, question in selected:
+                    if question.isolated:
+                        worker.kill()  # the next request starts a clean worker
+                    results.append(self._grade_question(qi, question, ctx, runners))
+                    if question.isolated:
+                        worker.kill()
         finally:
             runners.close()
             student_log = "\n".join(worker.logs)
@@ -398,8 +397,7 @@ class Runners:
     def launch_notebooks(self, questions: list[Question]) -> None:
         """Start the kernel of every notebook these questions probe, without waiting: each kernel's
         start-up then overlaps the worker's checks and the other notebooks' cells."""
-        for name in sorted({n for q in questions for params in q.checks if kind_of(params).uses_probe
-                            for n in kind_of(params).module_names(params, set(self.rubric.files))}):
+        for name in sorted(set().union(*(probed_files(q, self.rubric) for q in questions))):
             if self._is_notebook(name):
                 self._session(name).launch()
 
@@ -427,17 +425,22 @@ class Runners:
             session.close()
 
 
-def graded_file_notes(question: Question, rubric: Rubric, submission: Submission) -> list[str]:
-    """Which file was graded, for the files of this question found by a name pattern rather than by
-    their name: the student and the TA must be able to see that ``run_q71.py`` stood for Q7.1.1."""
+def probed_files(question: Question, rubric: Rubric) -> set[str]:
+    """The rubric's files this question's checks load in a worker or a kernel."""
     used: set[str] = set()
     for params in question.checks:
         kind = kind_of(params)
         if kind.uses_probe:
             used.update(kind.module_names(params, set(rubric.files)))
+    return used
+
+
+def graded_file_notes(question: Question, rubric: Rubric, submission: Submission) -> list[str]:
+    """Which file was graded, for the files of this question found by a name pattern rather than by
+    their name: the student and the TA must be able to see that ``run_q71.py`` stood for Q7.1.1."""
     return [f"graded {submission.by_pattern[name]} as {question.id}'s {rubric.files[name].path} "
             f"(no file of that name; this one's name fits the pattern)"
-            for name in sorted(used) if name in submission.by_pattern]
+            for name in sorted(probed_files(question, rubric)) if name in submission.by_pattern]
 
 
 def provide_data(submission: Submission, rubric: Rubric) -> None:
