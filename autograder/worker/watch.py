@@ -48,8 +48,8 @@ def wrap(name: str, fn):
             rows = _rows(value)
             if rows is not None and len(record["arg_rows"]) < MAX_ITEMS:
                 record["arg_rows"].append(rows)
-        for value in [*args, *kwargs.values()]:
-            matrix = _matrix(value)
+        for value in [*args, *kwargs.values()] if len(record["grams"]) < MAX_GRAMS else []:
+            matrix = _matrix(value)  # a watched function called in a loop stops paying once full
             if matrix is not None and len(record["grams"]) < MAX_GRAMS:
                 record["grams"].append(matrix @ matrix.T)
         _active.append(name)
