@@ -9,7 +9,6 @@ does can stop the loop: every failure is caught and costs only the question it t
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -23,10 +22,12 @@ from .checks.base import Attachment, Case, Outcome
 from .checks.value import ReferenceFailed
 from .intake import IntakeError, Submission, stage
 from .notebooks import NotebookBudget, NotebookRun, NotebookSession
+from .placement import HeadCache, provide_data
 from .provenance import provenance
 from .rubric.schema import Question, Rubric, load
 from .sandbox.layers import detect
 from .sandbox.process import Reply, WorkerProcess
+from .tempdirs import private_dir, remove, sweep_stale
 
 
 MAX_MESSAGES_PER_CHECK = 2
@@ -175,19 +176,21 @@ class ReferenceSolution:
     """The trusted reference solution, staged once: its worker (and notebooks), outside the
     sandbox, kept for the whole batch."""
 
-    def __init__(self, rubric: Rubric, folder: Path):
+    def __init__(self, rubric: Rubric, folder: Path, heads: HeadCache | None = None):
         self.rubric = rubric
-        self.staged = stage(rubric.path(rubric.reference), folder, rubric.files, rubric.source.parent,
-                            trusted=True)
-        provide_data(self.staged, rubric)
+        self.folder = folder
+        heads = heads or HeadCache(folder / "heads")
+        self.staged = stage(rubric.path(rubric.reference), folder / "staged", rubric.files,
+                            rubric.source.parent, trusted=True)
+        provide_data(self.staged, rubric, heads)
         self._runners: Runners | None = None
 
     def request(self, header: dict, inputs, names: list[str], *, time_s: float) -> Reply:
         """Run one follow-up request; ``header`` carries the scenario and seed, ``names`` the files."""
         if self._runners is None:
             worker = WorkerProcess(str(self.staged.root), self.rubric.policy.shims,
-                                   self.rubric.policy.limits, sandboxed=False)
-            self._runners = Runners(worker, self.rubric, self.staged, 0, False, None)
+                                   self.rubric.policy.limits, sandboxed=False, scratch=self.folder)
+            self._runners = Runners(worker, self.rubric, self.staged, 0, False, None, self.folder)
         modules = self.staged.module_paths(names, self.rubric.files)
         return self._runners.for_names(names).request(dict(header, modules=modules), inputs, time_s=time_s,
                                                       import_time_s=120)
@@ -207,14 +210,22 @@ class Grader:
         self.rubric = rubric if isinstance(rubric, Rubric) else load(rubric)
         self.sandboxed = sandboxed
         self.layers = detect() if sandboxed else None
-        self._tmp = tempfile.TemporaryDirectory(prefix="autograde-")
-        self.reference = reference or ReferenceSolution(self.rubric, Path(self._tmp.name) / "reference")
+        sweep_stale()  # what graders killed outright on this machine left behind
+        self._tmp = private_dir("grader")
+        self.heads = HeadCache(self._tmp / "heads")
+        try:
+            self.reference = reference or ReferenceSolution(self.rubric, self._tmp / "reference", self.heads)
+        except BaseException:
+            remove(self._tmp)
+            raise
         self._count = 0
         self._installed: dict[str, bool] = {}
 
     def close(self) -> None:
-        self.reference.close()
-        self._tmp.cleanup()
+        try:
+            self.reference.close()
+        finally:
+            remove(self._tmp)
 
     def __enter__(self):
         return self
@@ -229,18 +240,25 @@ class Grader:
         follows file symlinks (both for validating the repository's own solutions)."""
         started = time.perf_counter()
         self._count += 1
-        staging = Path(self._tmp.name) / f"submission-{self._count}"
+        staging = self._tmp / f"submission-{self._count}"
         try:
-            submission = stage(source, staging, self.rubric.files, self.rubric.source.parent, trusted=trusted)
+            return self._grade_staged(source, staging, seed, only, trusted, started)
+        finally:
+            remove(staging)  # a class's staged copies must not pile up until the grader closes
+
+    def _grade_staged(self, source, staging: Path, seed, only, trusted: bool, started: float) -> GradeReport:
+        try:
+            submission = stage(source, staging / "files", self.rubric.files, self.rubric.source.parent,
+                               trusted=trusted)
         except IntakeError as exc:
             return self._unreadable(str(source), str(exc), started)
-        provide_data(submission, self.rubric)
+        provide_data(submission, self.rubric, self.heads)
         if seed is None:
             seed = derive_seed(submission.digest, self.rubric.digest)
         ctx = GradingContext(self.rubric, submission, seed)
         worker = WorkerProcess(str(submission.root), self.rubric.policy.shims, self.rubric.policy.limits,
-                               sandboxed=self.sandboxed, layers=self.layers)
-        runners = Runners(worker, self.rubric, submission, seed, self.sandboxed, self.layers)
+                               sandboxed=self.sandboxed, layers=self.layers, scratch=staging)
+        runners = Runners(worker, self.rubric, submission, seed, self.sandboxed, self.layers, staging)
         selected = [(qi, q) for qi, q in enumerate(self.rubric.questions) if only is None or q.id in only]
         results = []
         try:
@@ -385,9 +403,10 @@ class Runners:
     names (one kernel per notebook, executed once, on first use)."""
 
     def __init__(self, worker: WorkerProcess, rubric: Rubric, submission: Submission, seed: int,
-                 sandboxed: bool, layers):
+                 sandboxed: bool, layers, scratch: Path):
         self.worker, self.rubric, self.submission = worker, rubric, submission
         self.seed, self.sandboxed, self.layers = seed, sandboxed, layers
+        self.scratch = scratch  # the grader's own folder for this submission (kernels' sockets)
         self.sessions: dict[str, NotebookSession] = {}
 
     def for_names(self, names: list[str]):
@@ -412,7 +431,7 @@ class Runners:
             rel = str(self.submission.files[key].relative_to(self.submission.root))
             self.sessions[key] = NotebookSession(key, rel, str(self.submission.root), budget, policy.shims,
                                                  policy.limits, self.seed, self.sandboxed, self.layers,
-                                                 watch=spec.watch)
+                                                 watch=spec.watch, scratch=self.scratch)
         return self.sessions[key]
 
     @property
@@ -441,115 +460,6 @@ def graded_file_notes(question: Question, rubric: Rubric, submission: Submission
     return [f"graded {submission.by_pattern[name]} as {question.id}'s {rubric.files[name].path} "
             f"(no file of that name; this one's name fits the pattern)"
             for name in sorted(probed_files(question, rubric)) if name in submission.by_pattern]
-
-
-def provide_data(submission: Submission, rubric: Rubric) -> None:
-    """Put the rubric's dataset files next to the scripts that read them (read-only, world-readable)."""
-    if not rubric.data:
-        return
-    import os
-    import shutil
-
-    from . import data
-
-    for placement in rubric.data:
-        anchor = submission.files.get(placement.next_to)
-        if anchor is None or (placement.optional and data.resolve(placement.dataset, make=False) is None):
-            continue
-        folder = (anchor.parent / placement.into).resolve()
-        if not folder.is_relative_to(submission.root):
-            folder = submission.root / "data"
-        folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(folder, 0o755)
-        source = (rubric.path(placement.fixture) if placement.fixture
-                  else data.resolve(placement.dataset).folder)
-        for name in placement.files:
-            target = folder / (placement.prefix + name)
-            for parent in reversed(target.relative_to(folder).parents[:-1]):  # MNIST/raw/...
-                (folder / parent).mkdir(exist_ok=True)
-                os.chmod(folder / parent, 0o755)
-            if target.exists():
-                target.unlink()  # the student's copy of course data is replaced by ours
-            if not target.parent.exists():  # files below the folder, e.g. MNIST/raw/ for torchvision
-                target.parent.mkdir(parents=True)
-                for part in target.relative_to(folder).parents:
-                    os.chmod(folder / part, 0o755)
-            origin = head_of(source / name, placement.head) if placement.head else source / name
-            if origin.is_dir():  # an ImageFolder split: the whole tree, file by file
-                if target.exists():
-                    shutil.rmtree(target)
-                shutil.copytree(origin, target, copy_function=_link_or_copy)
-                _fix_tree_modes(target)
-                continue
-            _link_or_copy(origin, target)
-            os.chmod(target, 0o644)
-
-
-def _link_or_copy(origin, target) -> None:
-    import os
-    import shutil
-
-    try:
-        os.link(origin, target)
-    except OSError:
-        shutil.copyfile(origin, target)
-
-
-def _fix_tree_modes(root: Path) -> None:
-    import os
-
-    os.chmod(root, 0o755)
-    for path in root.rglob("*"):
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
-
-
-_HEADS: dict[tuple, Path] = {}
-
-
-def head_of(path: Path, head: dict[str, int]) -> Path:
-    """A copy of a dataset file (a dict of arrays, .pkl or .npz) with only the first rows of some
-    entries, or of an IDX file (MNIST's format, keyed by its file name) with only its first items;
-    made once per grader process. The file is the data directory's own (generated or put there by
-    an instructor), never a student's, so unpickling it here is safe."""
-    import os
-    import pickle
-    import tempfile
-
-    from .data import idx
-
-    is_idx = path.name.endswith("-ubyte")
-    if (is_idx or path.suffix == ".npy") and path.name not in head:
-        return path
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size, tuple(sorted(head.items())))
-    if key not in _HEADS or not _HEADS[key].exists():
-        if is_idx:
-            content = {path.name: idx.read(path)}
-        elif path.suffix == ".npy":
-            content = {path.name: np.load(path, allow_pickle=False)}
-        elif path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as loaded:
-                content = {k: loaded[k] for k in loaded.files}
-        else:
-            with open(path, "rb") as fh:
-                content = pickle.load(fh)  # noqa: S301 - the data directory's file, see above
-        for entry, rows in head.items():
-            if entry in content:
-                content[entry] = content[entry][:rows]
-        folder = Path(tempfile.mkdtemp(prefix="autograde-head-"))
-        out = folder / path.name
-        if is_idx:
-            idx.write(out, content[path.name])
-        elif path.suffix == ".npy":
-            np.save(out, content[path.name])
-        elif path.suffix == ".npz":
-            np.savez(out, **content)
-        else:
-            with open(out, "wb") as fh:
-                pickle.dump(content, fh, protocol=4)
-        os.chmod(folder, 0o755)
-        _HEADS[key] = out
-    return _HEADS[key]
 
 
 def derive_seed(submission_digest: str, rubric_digest: str) -> int:

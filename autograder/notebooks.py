@@ -90,11 +90,12 @@ class NotebookSession:
 
     def __init__(self, key: str, rel_path: str, source: str, budget: NotebookBudget, shims: list[str],
                  limits: launch.Limits, seed: int, sandboxed: bool = True, layers: Layers | None = None,
-                 watch: list[str] = ()):
+                 watch: list[str] = (), scratch: str | os.PathLike | None = None):
         self.key, self.rel_path, self.source = key, rel_path, source
         self.budget, self.shims, self.seed, self.watch = budget, shims, seed, list(watch)
         self.limits = limits.model_copy(update={"memory_mb": budget.memory_mb})
         self.sandboxed = sandboxed
+        self.scratch = scratch
         self.layers = (layers or detect()) if sandboxed else Layers(frozenset())
         if sandboxed and sandbox_required() and self.layers.missing:
             raise SandboxUnavailable("AUTOGRADE_REQUIRE_SANDBOX is set but these layers are missing: "
@@ -128,7 +129,7 @@ class NotebookSession:
             self._launch_problem = f"not a readable notebook: {type(exc).__name__}: {str(exc)[:200]}"
             return
         try:
-            self.box = KernelSandbox(self.source, self.layers, self.limits, self.sandboxed)
+            self.box = KernelSandbox(self.source, self.layers, self.limits, self.sandboxed, self.scratch)
             self.client = NotebookClient(
                 self._notebook, km=self.box.manager(), timeout=int(self.budget.cell_s), allow_errors=True,
                 interrupt_on_timeout=True, record_timing=True, startup_timeout=KERNEL_START_S,

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.grading import Grader, Runners, provide_data
+from autograder.grading import Grader, Runners
+from autograder.placement import provide_data
 from autograder.intake import stage
 from autograder.rubric.probe import DataRef, load_data_array
 from autograder.rubric.schema import load
@@ -38,9 +39,10 @@ def main() -> None:
         for attempt in range(args.repeat):
             sub = stage(rubric.path(rubric.reference), Path(tmp) / f"ref{attempt}", rubric.files,
                         rubric.source.parent, trusted=True)
-            provide_data(sub, rubric)
+            provide_data(sub, rubric, grader.heads)
             worker = WorkerProcess(str(sub.root), rubric.policy.shims, rubric.policy.limits, layers=grader.layers)
-            runners = Runners(worker, rubric, sub, seed=attempt, sandboxed=True, layers=grader.layers)
+            runners = Runners(worker, rubric, sub, seed=attempt, sandboxed=True, layers=grader.layers,
+                              scratch=Path(tmp))
             try:
                 for key in notebooks:
                     started = time.perf_counter()

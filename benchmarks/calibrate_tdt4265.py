@@ -44,11 +44,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args()
     from autograder.data import idx, resolve
-    from autograder.grading import head_of
+    from autograder.placement import HeadCache
 
     found = resolve("mnist")
     print(f"data: {found.origin} ({found.source})")
-    trimmed = head_of(found.folder / "mnist.pkl", {"training_images": 20000, "training_labels": 20000})
+    heads = tempfile.TemporaryDirectory()
+    trimmed = HeadCache(Path(heads.name)).head_of(found.folder / "mnist.pkl",
+                                                  {"training_images": 20000, "training_labels": 20000})
     images = idx.read(found.folder / "MNIST/raw/train-images-idx3-ubyte")[50000:60000].reshape(-1, 784)
     labels = idx.read(found.folder / "MNIST/raw/train-labels-idx1-ubyte")[50000:60000].astype(int)
     for name, edits in VARIANTS.items():

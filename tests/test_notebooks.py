@@ -124,7 +124,8 @@ def test_the_kernel_runs_in_the_sandbox(tmp_path):
     spec = write_course(tmp_path, CELLS)
     with Grader(spec) as grader:  # the kernel's own view: uid 65534, no route out, root's files unreadable
         sub = stage(tmp_path / "student", tmp_path / "staged", grader.rubric.files)
-        runners = Runners(WorkerProcess(str(sub.root), [], layers=layers), grader.rubric, sub, 0, True, layers)
+        runners = Runners(WorkerProcess(str(sub.root), [], layers=layers), grader.rubric, sub, 0, True, layers,
+                          tmp_path)
         try:
             reply = runners.for_names(["hw"]).request(
                 {"op": "run", "modules": sub.module_paths(["hw"], grader.rubric.files),
@@ -185,7 +186,8 @@ def test_kernels_start_as_grading_begins_and_an_unused_one_leaves_nothing(tmp_pa
     spec = write_course(tmp_path, [CELLS[1]])
     with Grader(spec) as grader:
         sub = stage(tmp_path / "student", tmp_path / "staged", grader.rubric.files)
-        runners = Runners(WorkerProcess(str(sub.root), [], sandboxed=False), grader.rubric, sub, 0, False, None)
+        runners = Runners(WorkerProcess(str(sub.root), [], sandboxed=False, scratch=tmp_path), grader.rubric, sub,
+                          0, False, None, tmp_path)
         try:
             runners.launch_notebooks([q for q in grader.rubric.questions if q.is_manual])
             assert runners.sessions == {}                        # nothing probes a notebook: no kernel

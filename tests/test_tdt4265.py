@@ -15,7 +15,8 @@ import pytest
 
 from autograder import data
 from autograder.data import digits, idx
-from autograder.grading import Grader, head_of
+from autograder.grading import Grader
+from autograder.placement import HeadCache
 from autograder.rubric import probe
 from autograder.rubric.schema import load
 from autograder.worker.scenario import SAFE_BUILTINS, call
@@ -80,6 +81,7 @@ def test_head_of_keeps_the_first_rows_of_a_pickled_or_npz_dict(tmp_path):
         pickle.dump(content, fh)
     np.savez(tmp_path / "d.npz", **content)
     head = {"training_images": 10, "training_labels": 10}
+    head_of = HeadCache(tmp_path / "heads").head_of
     for name in ("d.pkl", "d.npz"):
         out = head_of(tmp_path / name, head)
         if name.endswith(".pkl"):
@@ -99,6 +101,7 @@ def test_head_of_cuts_idx_and_npy_files_named_in_head(tmp_path):
     idx.write(tmp_path / "train-images-idx3-ubyte", np.arange(5 * 4, dtype=np.uint8).reshape(5, 2, 2))
     np.save(tmp_path / "test_labels.npy", np.arange(9))
     head = {"train-images-idx3-ubyte": 3, "test_labels.npy": 4}
+    head_of = HeadCache(tmp_path / "heads").head_of
     cut = head_of(tmp_path / "train-images-idx3-ubyte", head)
     assert cut.name == "train-images-idx3-ubyte" and idx.read(cut).shape == (3, 2, 2)  # torchvision finds it
     assert list(np.load(head_of(tmp_path / "test_labels.npy", head))) == [0, 1, 2, 3]
@@ -213,15 +216,15 @@ def test_backward_without_the_derivative_loses_the_gradient_questions(tdt_grader
 def test_the_sandbox_copy_of_mnist_holds_only_the_rows_the_course_reads(small_mnist, tmp_path, monkeypatch):
     """data.head: the placed mnist.pkl keeps the first training rows (utils.load_full_mnist's) and the
     test split; the training rows the judge holds out (T2c) are not in the submission's folder."""
-    from autograder.grading import provide_data
     from autograder.intake import stage
+    from autograder.placement import HeadCache, provide_data
 
     folder = small_mnist / data.DATASETS["mnist"].folder
     monkeypatch.setenv("AUTOGRADE_DATA", str(small_mnist))
     rubric = load(SPEC)
     rubric.data[0].head = {"training_images": 500, "training_labels": 500}  # 20 000 of 60 000 in the spec
     sub = stage(REFERENCE, tmp_path / "staged", rubric.files, SPEC.parent)
-    provide_data(sub, rubric)
+    provide_data(sub, rubric, HeadCache(tmp_path / "heads"))
     with open(sub.files["task2a"].parent / "data" / "mnist.pkl", "rb") as fh:
         placed = pickle.load(fh)
     assert placed["training_images"].shape == (500, 784) and placed["training_labels"].shape == (500,)

@@ -123,6 +123,12 @@ class Budget(BaseModel):
     time_s: float = Field(10.0, gt=0, description="wall time of one probe")
     import_time_s: float = Field(30.0, gt=0, description="wall time to import a student module")
     memory_mb: int = Field(2048, ge=64)
+    question_s: float | None = Field(
+        None, gt=0, description="hard wall-clock ceiling of one question, every probe and restart "
+                                "included (default: derived from its probes' budgets)")
+    grade_s: float | None = Field(
+        None, gt=0, description="hard wall-clock ceiling of one whole grade (default: the sum of the "
+                                "questions' ceilings); `autograde batch` stops a grade that outlives it")
 
 
 class Policy(BaseModel):
@@ -186,6 +192,8 @@ class Question(BaseModel):
     penalty: bool = Field(False, description="points are deducted when the checks fail; adds nothing")
     time_s: float | None = Field(None, gt=0)
     memory_mb: int | None = Field(None, ge=64)
+    ceiling_s: float | None = Field(None, gt=0, description="hard wall-clock ceiling of this question "
+                                                            "(default: the policy's question_s, or derived)")
     isolated: bool = Field(False, description="graded in a worker of its own, started for it and stopped "
                                               "after it: one worker keeps every script's globals, so a "
                                               "heavy script late in the rubric would pay for all before it")
@@ -269,6 +277,27 @@ class Rubric(BaseModel):
 
     def question(self, qid: str) -> Question:
         return next(q for q in self.questions if q.id == qid)
+
+    # -- wall-clock ceilings: nothing a submission does can make a grade longer than these -------
+    def question_ceiling_s(self, question: Question) -> float:
+        """The longest a question may take: each probe case may need an import and its run (a
+        worker restarted after a time-out imports again), plus the longest notebook's budget (the
+        first probe of a notebook executes it), plus a minute of slack for the judge."""
+        if question.ceiling_s or self.policy.budget.question_s:
+            return float(question.ceiling_s or self.policy.budget.question_s)
+        budget = self.policy.budget
+        per_case = (question.time_s or budget.time_s) + budget.import_time_s
+        cases = sum(getattr(c, "cases", 1) for c in question.checks if c.kind != "manual")
+        notebooks = max((f.time_s for f in self.files.values() if f.run_as == "notebook"
+                         or any(a.endswith(".ipynb") for a in f.also)), default=0.0)
+        return cases * per_case + notebooks + 60.0
+
+    @property
+    def grade_ceiling_s(self) -> float:
+        """The longest one whole grade may take (the policy's grade_s, or the questions' sum)."""
+        if self.policy.budget.grade_s:
+            return float(self.policy.budget.grade_s)
+        return sum(self.question_ceiling_s(q) for q in self.questions)
 
 
 class RubricError(ValueError):

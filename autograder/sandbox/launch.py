@@ -53,10 +53,16 @@ class LaunchPlan:
     env: dict[str, str]
 
 
-def worker_env(limits: Limits) -> dict[str, str]:
-    env = {"HOME": "/tmp", "USER": "nobody", "LOGNAME": "nobody", "PATH": "/usr/bin:/bin",
+def worker_env(limits: Limits, scratch: str | None = None) -> dict[str, str]:
+    """The worker's whole environment. ``scratch``: a host folder the grader owns and removes, for a
+    worker outside bubblewrap (the trusted reference, a laptop without it): its temp files and
+    home go there, never into the host's shared temp folder."""
+    home = scratch or "/tmp"
+    env = {"HOME": home, "USER": "nobody", "LOGNAME": "nobody", "PATH": "/usr/bin:/bin",
            "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
            "LANG": "C.UTF-8"}
+    if scratch:
+        env.update(TMPDIR=scratch, MPLCONFIGDIR=os.path.join(scratch, "matplotlib"))
     env.update({var: str(limits.threads) for var in THREAD_VARS})
     env.update({var: os.environ[var] for var in PASSTHROUGH_VARS if var in os.environ})
     return env
@@ -79,23 +85,32 @@ def worker_args(req_fd: int, resp_fd: int, source: str, shims: list[str], packag
 
 
 def plan(layers: Layers, limits: Limits, source: str, req_fd: int, resp_fd: int, shims: list[str],
-         cgroup_procs: list[str], seccomp_fd: int | None) -> LaunchPlan:
+         cgroup_procs: list[str], seccomp_fd: int | None, scratch: str | None = None) -> LaunchPlan:
     """The worker, started with every available layer."""
     def worker(package: str, submission: str) -> list[str]:
         # a private pid namespace makes reaping strays after each probe safe
         return worker_args(req_fd, resp_fd, submission, shims, package, reap=layers.has("bubblewrap"))
 
-    return sandboxed(layers, limits, source, worker, cgroup_procs, seccomp_fd)
+    return sandboxed(layers, limits, source, worker, cgroup_procs, seccomp_fd, scratch=scratch)
+
+
+def confined(limits: Limits, command: list[str], cgroup_procs: list[str], scratch: str) -> LaunchPlan:
+    """A trusted process (the reference worker) under the memory and rlimit backstops only: it runs
+    the reference on a student's arrays, and those must not take the grader's machine with them."""
+    rlimits = Layers(frozenset({"rlimits"}))
+    return LaunchPlan(_wrap(command, rlimits, limits, cgroup_procs), worker_env(limits, scratch))
 
 
 def sandboxed(layers: Layers, limits: Limits, source: str, command, cgroup_procs: list[str],
-              seccomp_fd: int | None, shared_dir: str | None = None) -> LaunchPlan:
+              seccomp_fd: int | None, shared_dir: str | None = None, scratch: str | None = None) -> LaunchPlan:
     """Any command inside the sandbox: ``command(worker_package, submission)`` gives its argv with
     the paths it will see. ``shared_dir`` is bound read-write at the same path on both sides (a
-    Jupyter kernel's ipc sockets and the probe's request and reply files)."""
-    env = worker_env(limits)
+    Jupyter kernel's ipc sockets and the probe's request and reply files). ``scratch`` is the host
+    folder for temp files when there is no bubblewrap (and so no private /tmp)."""
     if not layers.has("bubblewrap"):
-        return LaunchPlan(_wrap(command(WORKER_PACKAGE, source), layers, limits, cgroup_procs), env)
+        return LaunchPlan(_wrap(command(WORKER_PACKAGE, source), layers, limits, cgroup_procs),
+                          worker_env(limits, scratch))
+    env = worker_env(limits)
 
     argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]

@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from ..worker import protocol
 from . import launch, seccomp
 from .cgroups import WorkerCgroups
+from ..tempdirs import private_dir, remove
 from .layers import Layers, SandboxUnavailable, detect, sandbox_required
 
 MAX_REPLY_BYTES = 256 << 20
 LOG_KEEP_BYTES = 16 << 10
+REFERENCE_MEMORY_MB = 4096        # the reference worker's memory limit, at least
+REFERENCE_CPU_SECONDS = 1 << 30   # it lives for a whole batch: no lifetime CPU limit
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Reply:
     error: dict = field(default_factory=dict)
     seconds: float = 0.0
     notes: list = field(default_factory=list)  # e.g. a script that stopped early with an exception
+    imports: dict = field(default_factory=dict)  # top-level module -> where the student's code imported it
 
     @property
     def ok(self) -> bool:
@@ -57,11 +61,37 @@ class Reply:
 
 
 def answer_of(head: dict, value, seconds: float = 0.0) -> Reply:
-    """The worker's answer frame (``ok`` with a value, or the student's exception) as a Reply."""
-    if head.get("ok"):
-        return Reply("ok", value=value, seconds=head.get("seconds", seconds), notes=head.get("notes", []))
-    return Reply("error", error=head.get("error") or {}, seconds=head.get("seconds", seconds),
-                 notes=head.get("notes", []))
+    """The worker's answer frame (``ok`` with a value, or the student's exception) as a Reply.
+
+    The frame's header is the student's process talking: every field is checked and cut to size
+    here, so a forged header can neither break the grader nor fill a report."""
+    taken = _number(head.get("seconds"), seconds)
+    notes = [_clean_error(n) for n in head.get("notes", [])[:MAX_NOTES]] if isinstance(head.get("notes"), list) else []
+    imports = head.get("imports")
+    imports = {str(k)[:100]: str(v)[:200] for k, v in list(imports.items())[:200]} if isinstance(imports, dict) else {}
+    if head.get("ok") is True:
+        return Reply("ok", value=value, seconds=taken, notes=notes, imports=imports)
+    return Reply("error", error=_clean_error(head.get("error")), seconds=taken, notes=notes, imports=imports)
+
+
+MAX_NOTES = 5
+_TEXT_LIMITS = {"type": 100, "message": 400, "phase": 20, "module": 200, "event": 40}
+
+
+def _clean_error(raw) -> dict:
+    """An exception description from the worker: known keys only, strings only, each cut short."""
+    if not isinstance(raw, dict):
+        return {"type": "UnreadableError", "message": "the worker sent an unreadable error"}
+    clean = {key: str(raw[key])[:limit] for key, limit in _TEXT_LIMITS.items() if raw.get(key) is not None}
+    clean.setdefault("type", "Error")
+    clean.setdefault("message", "")
+    where = raw.get("where")
+    clean["where"] = [str(w)[:200] for w in where[:3]] if isinstance(where, list) else []
+    return clean
+
+
+def _number(value, default: float) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
 class OutputTail:
@@ -91,18 +121,29 @@ class OutputTail:
 
 
 class WorkerProcess:
-    """A (possibly sandboxed) worker; ``sandboxed=False`` is the trusted reference worker."""
+    """A sandboxed worker, or (``sandboxed=False``) the trusted reference worker, which runs outside
+    the sandbox but still under a memory limit: it evaluates the reference on a student's arrays.
+
+    ``scratch`` is a host folder the grader owns and removes: a worker outside bubblewrap keeps its
+    working copy and temp files there, never in the host's shared temp folder."""
 
     def __init__(self, source: str, shims: list[str], limits: launch.Limits | None = None,
-                 sandboxed: bool = True, layers: Layers | None = None):
+                 sandboxed: bool = True, layers: Layers | None = None, scratch: str | os.PathLike | None = None):
         self.source = source
         self.shims = shims
         self.limits = limits or launch.Limits()
         self.sandboxed = sandboxed
+        self.scratch = str(scratch) if scratch is not None else None
         self.layers = (layers or detect()) if sandboxed else Layers(frozenset())
         if sandboxed and sandbox_required() and self.layers.missing:
             raise SandboxUnavailable("AUTOGRADE_REQUIRE_SANDBOX is set but these layers are missing: "
                                      + "; ".join(self.layers.missing.values()))
+        if not sandboxed:  # the reference: generous budgets, but a ceiling all the same
+            self.limits = self.limits.model_copy(update={
+                "memory_mb": max(2 * self.limits.memory_mb, REFERENCE_MEMORY_MB),
+                "address_space_mb": max(2 * self.limits.address_space_mb, 4 * REFERENCE_MEMORY_MB),
+                "cpu_seconds": REFERENCE_CPU_SECONDS})
+            self._confinement = detect()
         self.proc: subprocess.Popen | None = None
         self.cgroups: WorkerCgroups | None = None
         self.fatal_imports: dict[str, Reply] = {}
@@ -112,6 +153,8 @@ class WorkerProcess:
         self._next_id = 0
         self._memory_mb = self.limits.memory_mb
         self._buffer = bytearray()
+        self._loaded: set[str] = set()  # modules this worker process has imported (set by the grader)
+        self._own_scratch = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -120,20 +163,21 @@ class WorkerProcess:
         resp_r, resp_w = os.pipe()
         bpf = None
         try:
-            if self.sandboxed and any(self.layers.has(n) for n in ("cgroup-memory", "cgroup-pids",
-                                                                    "kill-tree")):
-                self.cgroups = WorkerCgroups(self.layers, self.limits.memory_mb << 20, self.limits.max_pids)
+            layers = self.layers if self.sandboxed else self._confinement
+            if any(layers.has(n) for n in ("cgroup-memory", "cgroup-pids", "kill-tree")):
+                self.cgroups = WorkerCgroups(layers, self.limits.memory_mb << 20, self.limits.max_pids)
+            procs = self.cgroups.procs_files if self.cgroups else []
             use_bwrap = self.sandboxed and self.layers.has("bubblewrap")
             if use_bwrap and self.layers.has("seccomp"):
                 bpf = seccomp.bpf_file()
             if self.sandboxed:
                 plan = launch.plan(self.layers, self.limits, self.source, req_r, resp_w, self.shims,
-                                   self.cgroups.procs_files if self.cgroups else [],
-                                   bpf.fileno() if bpf else None)
+                                   procs, bpf.fileno() if bpf else None,
+                                   scratch=None if use_bwrap else self._scratch())
             else:
-                plan = launch.LaunchPlan(launch.worker_args(req_r, resp_w, self.source, self.shims,
-                                                            launch.WORKER_PACKAGE),
-                                         launch.worker_env(self.limits))
+                plan = launch.confined(self.limits, launch.worker_args(req_r, resp_w, self.source, self.shims,
+                                                                       launch.WORKER_PACKAGE),
+                                       procs, self._scratch())
             preexec = None
             if self.sandboxed and not use_bwrap and self.layers.has("seccomp"):
                 preexec = seccomp.load_in_process
@@ -150,6 +194,7 @@ class WorkerProcess:
         os.set_blocking(resp_r, False)
         self.output = OutputTail(self.proc.stdout)
         self._buffer.clear()
+        self._loaded.clear()
         self.starts += 1
         ready = self._read_until(lambda h: h.get("event") == "ready", time.monotonic() + 60)
         self.startup_seconds += time.perf_counter() - started
@@ -158,6 +203,13 @@ class WorkerProcess:
             tail = self.output.text()[-2000:]
             self.kill()
             raise RuntimeError(f"the worker did not start ({reason}); its output:\n{tail}")
+
+    def _scratch(self) -> str:
+        """The host folder for a worker outside bubblewrap: the grader's, or one of our own."""
+        if self.scratch is None:
+            self.scratch = str(private_dir("worker"))
+            self._own_scratch = True
+        return self.scratch
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -180,14 +232,16 @@ class WorkerProcess:
 
     def close(self) -> None:
         """Ask the worker to exit; kill it if it does not."""
-        if self.proc is None:
-            return
-        try:
-            protocol.write_frame(self.req_w, {"op": "exit"}, None)
-            self.proc.wait(timeout=2)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        self.kill()
+        if self.proc is not None:
+            try:
+                protocol.write_frame(self.req_w, {"op": "exit"}, None)
+                self.proc.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            self.kill()
+        if self._own_scratch:
+            remove(self.scratch)
+            self.scratch, self._own_scratch = None, False
 
     def _cleanup(self) -> None:
         if self.proc is None:
@@ -215,8 +269,14 @@ class WorkerProcess:
 
     # -- requests ----------------------------------------------------------------------------
     def request(self, header: dict, value=None, *, time_s: float = 10.0, import_time_s: float = 30.0,
-                memory_mb: int | None = None) -> Reply:
-        """Run one probe within its budgets. Never raises for anything the student's code does."""
+                memory_mb: int | None = None, deadline: float | None = None) -> Reply:
+        """Run one probe within its budgets. Never raises for anything the student's code does.
+
+        The deadline is fixed here, on the grader's clock, when the request is sent: ``time_s``, plus
+        ``import_time_s`` when a module named has not been imported by this worker yet, and never past
+        ``deadline`` (the question's and the grade's ceilings, ``time.monotonic()`` seconds). Frames
+        from the worker ("importing nn") only label what it was doing: student code can write such
+        frames itself, so nothing it sends may move the deadline."""
         modules = header.get("modules", {})
         for name in modules:
             if name in self.fatal_imports:
@@ -231,40 +291,44 @@ class WorkerProcess:
         self._next_id += 1
         rid = self._next_id
         header = dict(header, id=rid)
+        importing_needed = any(name not in self._loaded for name in modules)
+        budget = time_s + (import_time_s if importing_needed else 0.0)
+        started = time.monotonic()
+        hard = started + budget if deadline is None else min(started + budget, deadline)
+        if hard - started <= 0:
+            return Reply("timeout", error={"message": "not run: the time allowed for this question or "
+                                                      "this grade had run out"})
         try:
             protocol.write_frame(self.req_w, header, value)
         except OSError:
             return self._death(oom_before, importing=None, budget=time_s)
 
-        started = time.monotonic()
-        deadline = started + time_s
         importing: str | None = None
         while True:
-            frame = self._read_frame(deadline)
-            if frame is None:  # deadline passed
+            frame = self._read_frame(hard)
+            if frame is None:  # the deadline passed
                 self.kill()
                 what = f"importing {importing}" if importing else "running"
-                budget = max(import_time_s, time_s) if importing else time_s
-                reply = Reply("timeout", error={"message": f"timed out after {budget:g} s while {what} "
+                allowed = min(budget, hard - started)
+                reply = Reply("timeout", error={"message": f"timed out after {allowed:g} s while {what} "
                                                            "(an infinite loop, or too slow)"},
                               seconds=time.monotonic() - started)
-                if importing:
+                if importing and importing in modules:
                     self.fatal_imports[importing] = reply
                 return reply
             if isinstance(frame, Reply):
                 reply = self._death(oom_before, importing, time_s)
-                if importing:
+                if importing and importing in modules:
                     self.fatal_imports[importing] = reply
                 return reply
             head, val = frame
             event = head.get("event")
             if event == "importing":
-                importing = head.get("module")
-                deadline = time.monotonic() + max(import_time_s, time_s)
+                importing = head.get("module") if isinstance(head.get("module"), str) else None
             elif event == "imported":
                 importing = None
-                deadline = time.monotonic() + time_s
             elif head.get("id") == rid:
+                self._loaded.update(modules)
                 return answer_of(head, val)
 
     def _death(self, oom_before: int, importing: str | None, budget: float) -> Reply:

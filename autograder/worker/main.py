@@ -1,7 +1,7 @@
 """Worker entry point: serve probe requests until told to exit or the pipe closes.
 
 Started as ``python -I -c "...; from agworker.main import main; main()" --req-fd R --resp-fd W
---source DIR [--shims a,b]`` by :mod:`autograder.session`. Requests and replies are frames
+--source DIR [--shims a,b]`` by :mod:`autograder.sandbox.process`. Requests and replies are frames
 (:mod:`.protocol`) on two inherited pipe descriptors, so whatever the student prints on
 stdout/stderr can never be mistaken for a reply.
 """
@@ -261,6 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.reap:
             reap_strays()
     flush_std_streams()
+    shutil.rmtree(worker.workdir, ignore_errors=True)  # outside a sandbox it is on the host
     os._exit(0)  # skip interpreter teardown: student atexit hooks and threads cannot delay us
 
 

@@ -1,0 +1,117 @@
+"""Dataset placement: put the rubric's dataset files where the course's scripts look for them.
+
+Every file placed is the data directory's own (generated, or installed by an instructor) or a
+rubric fixture, never a student's; files are hard-linked where possible and made world-readable,
+since the sandbox's uid reads them. Cut copies (``head``: only the first N items, so the held-out
+rest stays with the judge) are made once per grader, in a folder the grader owns and removes.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .intake import Submission
+
+
+class HeadCache:
+    """Cut copies of dataset files, made once each, kept in ``folder`` (removed with the grader)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._made: dict[tuple, Path] = {}
+
+    def head_of(self, path: Path, head: dict[str, int]) -> Path:
+        """A copy of a dataset file (a dict of arrays, .pkl or .npz) with only the first rows of some
+        entries, or of an IDX file (MNIST's format, keyed by its file name) with only its first
+        items. The file is the data directory's own, never a student's, so unpickling it is safe."""
+        from .data import idx
+
+        is_idx = path.name.endswith("-ubyte")
+        if (is_idx or path.suffix == ".npy") and path.name not in head:
+            return path
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size, tuple(sorted(head.items())))
+        if key in self._made and self._made[key].exists():
+            return self._made[key]
+        if is_idx:
+            content = {path.name: idx.read(path)}
+        elif path.suffix == ".npy":
+            content = {path.name: np.load(path, allow_pickle=False)}
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as loaded:
+                content = {k: loaded[k] for k in loaded.files}
+        else:
+            with open(path, "rb") as fh:
+                content = pickle.load(fh)  # noqa: S301 - the data directory's file, see above
+        for entry, rows in head.items():
+            if entry in content:
+                content[entry] = content[entry][:rows]
+        out = self.folder / f"{len(self._made)}" / path.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if is_idx:
+            idx.write(out, content[path.name])
+        elif path.suffix == ".npy":
+            np.save(out, content[path.name])
+        elif path.suffix == ".npz":
+            np.savez(out, **content)
+        else:
+            with open(out, "wb") as fh:
+                pickle.dump(content, fh, protocol=4)
+        self._made[key] = out
+        return out
+
+
+def provide_data(submission: Submission, rubric, heads: HeadCache) -> None:
+    """Put the rubric's dataset files next to the scripts that read them (read-only, world-readable)."""
+    if not rubric.data:
+        return
+    from . import data
+
+    for placement in rubric.data:
+        anchor = submission.files.get(placement.next_to)
+        if anchor is None or (placement.optional and data.resolve(placement.dataset, make=False) is None):
+            continue
+        folder = (anchor.parent / placement.into).resolve()
+        if not folder.is_relative_to(submission.root):
+            folder = submission.root / "data"
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o755)
+        source = (rubric.path(placement.fixture) if placement.fixture
+                  else data.resolve(placement.dataset).folder)
+        for name in placement.files:
+            target = folder / (placement.prefix + name)
+            for parent in reversed(target.relative_to(folder).parents[:-1]):  # MNIST/raw/...
+                (folder / parent).mkdir(exist_ok=True)
+                os.chmod(folder / parent, 0o755)
+            if target.exists():
+                target.unlink()  # the student's copy of course data is replaced by ours
+            if not target.parent.exists():  # files below the folder, e.g. MNIST/raw/ for torchvision
+                target.parent.mkdir(parents=True)
+                for part in target.relative_to(folder).parents:
+                    os.chmod(folder / part, 0o755)
+            origin = heads.head_of(source / name, placement.head) if placement.head else source / name
+            if origin.is_dir():  # an ImageFolder split: the whole tree, file by file
+                if target.exists():
+                    shutil.rmtree(target)
+                shutil.copytree(origin, target, copy_function=_link_or_copy)
+                _fix_tree_modes(target)
+                continue
+            _link_or_copy(origin, target)
+            os.chmod(target, 0o644)
+
+
+def _link_or_copy(origin, target) -> None:
+    try:
+        os.link(origin, target)
+    except OSError:
+        shutil.copyfile(origin, target)
+
+
+def _fix_tree_modes(root: Path) -> None:
+    os.chmod(root, 0o755)
+    for path in root.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
