@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import tempfile
 from pathlib import Path
 
@@ -299,8 +301,20 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_cleanly_on_signals() -> None:
+    """SIGTERM and SIGHUP (a batch supervisor, a closed terminal) unwind like Ctrl-C, so every
+    grader closes its workers and removes its temp folder on the way out."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _stop_cleanly_on_signals()
     command = next((a for a in argv if not a.startswith("-")), None)
     command = command if command in COMMANDS else None
     args = build_parser(command).parse_args(argv)

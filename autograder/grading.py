@@ -25,6 +25,7 @@ from .notebooks import NotebookBudget, NotebookRun, NotebookSession
 from .placement import HeadCache, provide_data
 from .provenance import provenance
 from .rubric.schema import Question, Rubric, load
+from .sandbox.cgroups import sweep_stale as sweep_stale_cgroups
 from .sandbox.layers import detect
 from .sandbox.process import Reply, WorkerProcess
 from .tempdirs import private_dir, remove, sweep_stale
@@ -128,7 +129,10 @@ class GradeReport:
 
     @property
     def score(self) -> float:
-        return round(sum(q.score for q in self.questions), 4)
+        """The sum of the questions, never below 0 (a deduction cannot make a grade negative)
+        unless the rubric allows it."""
+        total = round(sum(q.score for q in self.questions), 4)
+        return total if self.rubric.policy.negative_total else max(0.0, total)
 
     @property
     def auto_max(self) -> float:
@@ -151,6 +155,8 @@ class GradingContext:
         self.seed = seed
         self.visible = True
         self.key: tuple[int, int] = (0, 0)
+        self.deadline: float | None = None            # time.monotonic() by which the question ends
+        self.observed_imports: dict[str, str] = {}    # what the student's code imported as it ran
 
     def __enter__(self):
         from .rubric.probe import RUBRIC_DIR
@@ -211,6 +217,7 @@ class Grader:
         self.sandboxed = sandboxed
         self.layers = detect() if sandboxed else None
         sweep_stale()  # what graders killed outright on this machine left behind
+        sweep_stale_cgroups()
         self._tmp = private_dir("grader")
         self.heads = HeadCache(self._tmp / "heads")
         try:
@@ -260,16 +267,29 @@ class Grader:
                                sandboxed=self.sandboxed, layers=self.layers, scratch=staging)
         runners = Runners(worker, self.rubric, submission, seed, self.sandboxed, self.layers, staging)
         selected = [(qi, q) for qi, q in enumerate(self.rubric.questions) if only is None or q.id in only]
+        # questions judged on what the others ran (the import policy) come last; the report keeps
+        # the rubric's order
+        deferred = [(qi, q) for qi, q in selected if any(kind_of(c).deferred for c in q.checks)]
+        order = [pair for pair in selected if pair not in deferred] + deferred
+        ctx.observed_imports = runners.imports
+        grade_deadline = time.monotonic() + self.rubric.grade_ceiling_s
         results = []
         try:
             runners.launch_notebooks([q for _, q in selected])
             with ctx:
-                for qi, question in selected:
+                for qi, question in order:
+                    if time.monotonic() >= grade_deadline:
+                        results.append(self._not_graded(question, f"the grade's time ceiling of "
+                                                                  f"{self.rubric.grade_ceiling_s:g} s ran out"))
+                        continue
+                    ctx.deadline = min(grade_deadline, time.monotonic() + self.rubric.question_ceiling_s(question))
                     if question.isolated:
                         worker.kill()  # the next request starts a clean worker
                     results.append(self._grade_question(qi, question, ctx, runners))
                     if question.isolated:
                         worker.kill()
+            position = {q.id: i for i, (_, q) in enumerate(selected)}
+            results.sort(key=lambda r: position[r.id])
         finally:
             runners.close()
             student_log = "\n".join(worker.logs)
@@ -323,6 +343,9 @@ class Grader:
         outcomes: list[Outcome] = []
         timed_out: str | None = None
         for i, case in enumerate(kind.plan(params, ctx)):
+            if not timed_out and ctx.deadline is not None and time.monotonic() >= ctx.deadline:
+                timed_out = (f"{question.id}'s time ceiling of {self.rubric.question_ceiling_s(question):g} s "
+                             "ran out")
             if timed_out:
                 outcomes.append(Outcome(0.0, f"{case.label}: not run, {timed_out}"))
                 continue
@@ -342,10 +365,10 @@ class Grader:
         time_s = question.time_s or budget.time_s
         memory = question.memory_mb or budget.memory_mb
         files = self.rubric.files
-        student = runners.for_names(names).request(dict(case.student, modules=ctx.submission.module_paths(names, files),
-                                      seed=seed),
-                                 case.inputs, time_s=time_s, import_time_s=budget.import_time_s,
-                                 memory_mb=memory)
+        student = runners.request(names, dict(case.student, modules=ctx.submission.module_paths(names, files),
+                                              seed=seed),
+                                  case.inputs, time_s=time_s, import_time_s=budget.import_time_s,
+                                  memory_mb=memory, deadline=ctx.deadline)
         reference = None
         follow_up = kind.reference_request(params, case, student, ctx)
         if follow_up is not None:
@@ -388,14 +411,34 @@ class Grader:
         return used
 
     def _unreadable(self, source: str, message: str, started: float) -> GradeReport:
-        results = [QuestionResult(q.id, q.title, q.points, q.visibility, q.extra_credit, q.penalty,
-                                  [CheckResult(c.name or c.kind, c.kind, c.weight,
-                                               [Outcome(0.0, message, pending=c.kind == "manual")])
-                                   for c in q.checks])
-                   for q in self.rubric.questions]
+        """A submission that cannot be read earns nothing and loses nothing: 0, with the reason said
+        once (in ``fatal``); deductions are not judged on code that was never read."""
+        results = [unscored(q, "the submission could not be read") for q in self.rubric.questions]
         prov = provenance(self.rubric, None, None, self.layers, sandboxed=self.sandboxed)
         prov["timing"] = {"total_s": round(time.perf_counter() - started, 4)}
         return GradeReport(self.rubric, source, results, prov, [message], fatal=message)
+
+    def _not_graded(self, question: Question, why: str) -> QuestionResult:
+        return unscored(question, why)
+
+
+def unscored(question: Question, why: str) -> QuestionResult:
+    """A question not graded (no time left, nothing to read): no points, one line saying why, and
+    the same automatic and TA shares as when it is graded."""
+    result = QuestionResult(question.id, question.title, question.points, question.visibility,
+                            question.extra_credit, question.penalty)
+    if question.penalty:
+        result.not_run.append(f"not judged: {why}")
+        return result
+    by_ta = [c for c in question.checks if kind_of(c).ta_graded]
+    auto = [c for c in question.checks if not kind_of(c).ta_graded]
+    if auto:
+        result.checks.append(CheckResult("not graded", "none", sum(c.weight for c in auto),
+                                         [Outcome(0.0, f"not graded: {why}")]))
+    if by_ta:
+        result.checks.append(CheckResult("graded by a TA", "manual", sum(c.weight for c in by_ta),
+                                         [Outcome(0.0, "", pending=True)]))
+    return result
 
 
 class Runners:
@@ -408,6 +451,14 @@ class Runners:
         self.seed, self.sandboxed, self.layers = seed, sandboxed, layers
         self.scratch = scratch  # the grader's own folder for this submission (kernels' sockets)
         self.sessions: dict[str, NotebookSession] = {}
+        self.imports: dict[str, str] = {}  # module -> where the student's code imported it
+
+    def request(self, names: list[str], header: dict, value=None, **budgets) -> Reply:
+        """One probe where it runs (worker or notebook); the imports it saw are kept for the policy."""
+        reply = self.for_names(names).request(header, value, **budgets)
+        for module, where in reply.imports.items():
+            self.imports.setdefault(module, where)
+        return reply
 
     def for_names(self, names: list[str]):
         notebooks = [n for n in names if self._is_notebook(n)]

@@ -11,8 +11,12 @@ judge, outside, scores those observations.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
+import stat
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +27,7 @@ from jupyter_core.utils import run_sync
 from .checks.base import Attachment
 from .checks.figures import valid_png
 from .sandbox import launch
+from .sandbox.capped_client import CappedNotebookClient
 from .sandbox.kernel import KernelSandbox
 from .sandbox.layers import Layers, SandboxUnavailable, detect, sandbox_required
 from .sandbox.process import MAX_REPLY_BYTES, Reply, answer_of
@@ -30,6 +35,9 @@ from .worker import protocol
 
 KERNEL_START_S = 60
 MAX_ERROR_CHARS = 600
+IOPUB_WAIT_S = 10       # after a cell's reply, how long its last outputs may take to arrive
+RECOVER_S = 10          # after an interrupt, how long the kernel has to answer again
+WATCHDOG_SLACK_S = 20   # beyond every budget above: the kernel is killed, whatever it does
 
 
 @dataclass
@@ -108,6 +116,8 @@ class NotebookSession:
         self._launched = False
         self._notebook = None      # the parsed notebook, once launched
         self._launch_problem = ""  # why it could not be launched
+        self._last_reply = None    # the execute reply of the cell just run (nbclient's hook)
+        self._killed_by_watchdog = False
 
     # -- execution ---------------------------------------------------------------------------
     def launch(self) -> None:
@@ -120,30 +130,33 @@ class NotebookSession:
         if self._launched:
             return
         self._launched = True
-        from nbclient import NotebookClient
-
         t0 = time.perf_counter()
         try:
             self._notebook = nbformat.read(os.path.join(self.source, self.rel_path), as_version=4)
         except Exception as exc:  # noqa: BLE001 - not JSON, not a notebook
             self._launch_problem = f"not a readable notebook: {type(exc).__name__}: {str(exc)[:200]}"
             return
+        for cell in self._notebook.cells:  # what the student saved is not what ran here
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
         try:
             self.box = KernelSandbox(self.source, self.layers, self.limits, self.sandboxed, self.scratch)
-            self.client = NotebookClient(
+            self.client = CappedNotebookClient(
                 self._notebook, km=self.box.manager(), timeout=int(self.budget.cell_s), allow_errors=True,
                 interrupt_on_timeout=True, record_timing=True, startup_timeout=KERNEL_START_S,
                 error_on_timeout={"ename": "CellTimeout",
                                   "evalue": f"the cell ran longer than its budget of {self.budget.cell_s:g} s"},
-                shutdown_kernel="immediate", iopub_timeout=10)
+                shutdown_kernel="immediate", iopub_timeout=IOPUB_WAIT_S,
+                on_cell_executed=self._on_cell_executed)
             self.client.start_new_kernel()
             self.starts += 1
         except Exception as exc:  # noqa: BLE001
             self._launch_problem = self._start_failure(exc)
         self.startup_seconds += time.perf_counter() - t0
 
-    def execute(self) -> NotebookRun:
-        """Run every code cell once (idempotent); never raises for anything the notebook does."""
+    def execute(self, deadline: float | None = None) -> NotebookRun:
+        """Run every code cell once (idempotent); never raises for anything the notebook does.
+        ``deadline`` (``time.monotonic()``) caps the notebook's own budget: the question's ceiling."""
         if self.run is not None:
             return self.run
         started = time.perf_counter()
@@ -164,7 +177,8 @@ class NotebookSession:
             self._stop_kernel()
             return run
         booted = time.perf_counter()
-        self._execute_cells(nb, run, deadline=time.monotonic() + self.budget.total_s)
+        own = time.monotonic() + self.budget.total_s
+        self._execute_cells(nb, run, deadline=own if deadline is None else min(own, deadline))
         if self.client is not None:
             self._hidden("__import__('sys').modules['agworker.notebook'].finish(get_ipython().user_ns)", 30)
             run.figures = self._figures()
@@ -191,6 +205,9 @@ class NotebookSession:
             raise RuntimeError(f"set-up failed: {content.get('ename', 'timeout')}: {content.get('evalue', '')}")
 
     def _execute_cells(self, nb, run: NotebookRun, deadline: float) -> None:
+        """Each cell within its budget and all of them within the notebook's. A cell that runs past
+        its budget is interrupted; one that ignores the interrupt gets its kernel stopped, and the
+        cells after it are left "not run" (nothing the kernel does can hold the grade)."""
         from nbclient.exceptions import DeadKernelError
 
         for record in run.cells:
@@ -199,13 +216,24 @@ class NotebookSession:
                 run.problem = f"the notebook's time budget of {self.budget.total_s:g} s ran out"
                 return
             self.client.timeout = max(1, int(min(self.budget.cell_s, remaining)))
+            self._last_reply = None
+            client = self.client
             t0 = time.perf_counter()
+            limit = self.client.timeout + IOPUB_WAIT_S + WATCHDOG_SLACK_S
             try:
-                cell = self.client.execute_cell(nb.cells[record.index], record.index)
+                with self._watchdog(limit):
+                    cell = self.client.execute_cell(nb.cells[record.index], record.index)
             except DeadKernelError:
                 record.status, record.seconds = "error", time.perf_counter() - t0
-                record.error = "the kernel died (memory limit, a crash, or the process was killed)"
-                run.problem = f"the kernel died in {record.label}"
+                if self._killed_by_watchdog:
+                    record.status = "timeout"
+                    record.error = (f"ran past its budget of {self.client.timeout} s and ignored the "
+                                    "interrupt; its kernel was stopped")
+                    run.problem = (f"{record.label} ran past its budget and ignored the interrupt, so the "
+                                   "kernel was stopped; the cells after it did not run")
+                else:
+                    record.error = "the kernel died (memory limit, a crash, or the process was killed)"
+                    run.problem = f"the kernel died in {record.label}"
                 self._stop_kernel()
                 return
             except Exception as exc:  # noqa: BLE001 - an nbclient failure costs the rest, not the run
@@ -213,34 +241,76 @@ class NotebookSession:
                 run.problem = f"execution stopped at {record.label}"
                 self._stop_kernel()
                 return
+            finally:
+                client.finish_cell(nb.cells[record.index], record.index)
             record.seconds = time.perf_counter() - t0
+            content = (self._last_reply or {}).get("content", {})
+            if content.get("ename") == "CellTimeout":
+                # nbclient's own time-out reply: it interrupted the cell; no error output says so
+                record.status = "timeout"
+                record.error = f"ran longer than its budget of {self.client.timeout} s and was interrupted"
+                if self._hidden("pass", RECOVER_S) is None:
+                    record.error += "; it ignored the interrupt, so its kernel was stopped"
+                    run.problem = (f"{record.label} ran past its budget and ignored the interrupt, so the "
+                                   "kernel was stopped; the cells after it did not run")
+                    self._stop_kernel()
+                    return
+                continue
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-            if not errors:
+            if not errors and content.get("status", "ok") == "ok":
                 record.status = "ok"
                 continue
-            # the interrupt nbclient sends at the budget surfaces as the cell's KeyboardInterrupt
-            timed_out = errors[0].get("ename") == "CellTimeout" or record.seconds >= self.client.timeout
-            record.status = "timeout" if timed_out else "error"
+            first = errors[0] if errors else content
+            interrupted = first.get("ename") == "KeyboardInterrupt" and record.seconds >= self.client.timeout
+            record.status = "timeout" if interrupted else "error"
             record.error = (f"ran longer than its budget of {self.client.timeout} s and was interrupted"
-                            if timed_out else f"{errors[0].get('ename')}: {errors[0].get('evalue', '')}"
-                            )[:MAX_ERROR_CHARS]
-            if record.status == "timeout" and self._hidden("pass", 10) is None:
-                run.problem = f"the kernel did not recover from the time-out in {record.label}"
-                self._stop_kernel()
-                return
+                            if interrupted else f"{first.get('ename')}: {first.get('evalue', '')}")[:MAX_ERROR_CHARS]
+
+    def _on_cell_executed(self, cell, cell_index, execute_reply) -> None:
+        self._last_reply = execute_reply
+
+    @contextlib.contextmanager
+    def _watchdog(self, seconds: float):
+        """Kill the kernel's whole process tree if the block outlives ``seconds``: nbclient then sees
+        a dead kernel. The grader's clock, never the kernel's, decides when a cell is over."""
+        self._killed_by_watchdog = False
+
+        def fire():
+            self._killed_by_watchdog = True
+            self._kill_kernel_tree()
+
+        timer = threading.Timer(seconds, fire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _kill_kernel_tree(self) -> None:
+        box, client = self.box, self.client
+        if box is not None:
+            box.kill_all()
+        process = getattr(getattr(getattr(client, "km", None), "provisioner", None), "process", None)
+        if process is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
 
     def _hidden(self, code: str, timeout: float):
         """Run grader code in the kernel, outside the notebook's record; None on a time-out."""
         outputs: list = []
         try:
-            return run_sync(self.client.kc.execute_interactive)(
-                code, timeout=timeout, store_history=False, allow_stdin=False,
-                output_hook=lambda msg: outputs.append(msg) if len(outputs) < 100 else None)
+            with self._watchdog(timeout + WATCHDOG_SLACK_S):
+                return run_sync(self.client.kc.execute_interactive)(
+                    code, timeout=timeout, store_history=False, allow_stdin=False,
+                    output_hook=lambda msg: outputs.append(msg) if len(outputs) < 100 else None)
         except TimeoutError:
             try:
                 run_sync(self.client.km.interrupt_kernel)()
             except Exception:  # noqa: BLE001
                 pass
+            return None
+        except Exception:  # noqa: BLE001 - a kernel killed under it
             return None
 
     def _figures(self) -> list[Attachment]:
@@ -255,33 +325,50 @@ class NotebookSession:
 
     # -- probes ------------------------------------------------------------------------------
     def request(self, header: dict, value=None, *, time_s: float = 10.0, import_time_s: float = 30.0,
-                memory_mb: int | None = None) -> Reply:
-        """One probe on the executed notebook's names; the same contract as ``WorkerProcess.request``."""
-        run = self.execute()
+                memory_mb: int | None = None, deadline: float | None = None) -> Reply:
+        """One probe on the executed notebook's names; the same contract as ``WorkerProcess.request``.
+
+        The request and the reply travel as files in the kernel's shared folder. The grader makes
+        both files itself before the kernel runs the probe; the folder is sticky, so the kernel's
+        uid can write into the reply file but never remove it or put a link, a FIFO or another file
+        in its place, and the grader reads it without following links, checks that it is still its
+        own regular file, and reads at most ``MAX_REPLY_BYTES``."""
+        run = self.execute(deadline)
         notes = run.notes()
         if self.client is None:
             message = run.problem or "the notebook could not be executed"
             return Reply("died", error={"message": f"{self.rel_path}: {message}"}, notes=notes)
+        if deadline is not None:
+            time_s = min(time_s, deadline - time.monotonic())
+            if time_s <= 0:
+                return Reply("timeout", error={"message": "not run: the time allowed for this question "
+                                                          "had run out"}, notes=notes)
         token = secrets.token_hex(8)
         request_path = os.path.join(self.box.shared, f"req-{token}")
         reply_path = os.path.join(self.box.shared, f"rep-{token}")
-        fd = os.open(request_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            protocol.write_frame(fd, dict(header, id=1), value)
-        finally:
-            os.close(fd)
+            fd = _create(request_path, 0o644)
+            try:
+                protocol.write_frame(fd, dict(header, id=1), value)
+            finally:
+                os.close(fd)
+            os.close(_create(reply_path, 0o666))
+            mine = os.lstat(reply_path)
+        except OSError as exc:
+            return Reply("protocol", error={"message": f"the probe could not be sent ({exc.strerror})"},
+                         notes=notes)
         started = time.monotonic()
         code = f"__import__('sys').modules['agworker.notebook'].serve({request_path!r}, {reply_path!r})"
         reply = self._hidden(code, time_s)
         seconds = time.monotonic() - started
         try:
             if reply is None:
-                if self._hidden("pass", 10) is None:
+                if self.client is None or self._hidden("pass", RECOVER_S) is None:
                     self._stop_kernel()
                     run.problem = run.problem or "the kernel stopped answering after a probe timed out"
                 return Reply("timeout", error={"message": f"timed out after {time_s:g} s (an infinite loop, "
                                                           "or too slow)"}, seconds=seconds, notes=notes)
-            answer = _read_reply(reply_path, seconds)
+            answer = _read_reply(reply_path, mine, seconds)
             answer.notes = notes
             return answer
         finally:
@@ -299,6 +386,8 @@ class NotebookSession:
                 run_sync(self.client._async_cleanup_kernel)()
             except Exception:  # noqa: BLE001 - it may be dead already
                 pass
+            with contextlib.suppress(Exception):
+                self.client.km.destroy_client_context()
             self.client = None
         if self.box is not None:
             self.box.close()
@@ -310,19 +399,37 @@ class NotebookSession:
         self._stop_kernel()
 
 
-def _read_reply(path: str, seconds: float) -> Reply:
+def _create(path: str, mode: int) -> int:
+    """A new file of the grader's, never an existing one and never through a link."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    os.fchmod(fd, mode)  # past the umask: the kernel's uid writes the reply
+    return fd
+
+
+def _read_reply(path: str, mine: os.stat_result, seconds: float) -> Reply:
     """The answer the kernel wrote, read as data with a size cap. The file holds the worker's frames
     in order: an event frame for each module it had to load ("importing", "imported"), then the
-    answer."""
+    answer. Only the file the grader made is read (not a link, FIFO or device put in its place), and
+    none of its bytes reach a report unless they decode as frames."""
     try:
-        size = os.path.getsize(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        return Reply("protocol", error={"message": "the probe wrote no reply (the notebook replaced "
-                                                   "the grader's helpers?)"})
-    if size > MAX_REPLY_BYTES:
-        return Reply("protocol", error={"message": f"the code returned more data than the "
-                                                   f"{MAX_REPLY_BYTES >> 20} MB allowed"})
-    data = Path(path).read_bytes()
+        return Reply("protocol", error={"message": "the probe's reply file was replaced (the notebook "
+                                                   "changed the grader's files?)"})
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or (found.st_dev, found.st_ino) != (mine.st_dev, mine.st_ino):
+            return Reply("protocol", error={"message": "the probe's reply file was replaced (the notebook "
+                                                       "changed the grader's files?)"})
+        if found.st_size == 0:
+            return Reply("protocol", error={"message": "the probe wrote no reply (the notebook replaced "
+                                                       "the grader's helpers?)"})
+        if found.st_size > MAX_REPLY_BYTES:
+            return Reply("protocol", error={"message": f"the code returned more data than the "
+                                                       f"{MAX_REPLY_BYTES >> 20} MB allowed"})
+        data = _read_at_most(fd, found.st_size)
+    finally:
+        os.close(fd)
     start = 0
     try:
         while start < len(data):
@@ -331,13 +438,25 @@ def _read_reply(path: str, seconds: float) -> Reply:
             end = body + head_len + payload_len
             if head_len > protocol.MAX_HEADER_BYTES or end > len(data):
                 raise protocol.FrameError("lengths do not match the file")
-            head, value = protocol.parse_frame(data[body:body + head_len], data[body + head_len:end])
+            head, value = protocol.parse_frame(data[body:body + head_len], data[body + head_len:end],
+                                               max_bytes=MAX_REPLY_BYTES)
             if "event" not in head:
                 return answer_of(head, value, seconds)
             start = end
         raise protocol.FrameError("no answer after the events")
     except Exception as exc:  # noqa: BLE001 - struct.error, FrameError: whatever the file holds
-        return Reply("protocol", error={"message": f"unreadable reply: {exc}"})
+        return Reply("protocol", error={"message": f"unreadable reply ({type(exc).__name__})"})
+
+
+def _read_at_most(fd: int, size: int) -> bytes:
+    chunks, left = [], size
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 BOOT = """\

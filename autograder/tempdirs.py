@@ -40,7 +40,7 @@ def owner_pid(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -69,7 +69,7 @@ def sweep_stale(parent: str | Path | None = None, pids: set[int] | None = None) 
                 continue
         except OSError:
             continue
-        if (pids is not None and pid in pids) or (pids is None and not _alive(pid)):
+        if (pids is not None and pid in pids) or (pids is None and not process_alive(pid)):
             remove(entry.path)
             removed.append(Path(entry.path))
     return removed

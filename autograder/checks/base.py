@@ -81,6 +81,8 @@ class CheckKind:
 
     Params: type[CheckParams]
     uses_probe = True
+    ta_graded = False  # its points are always a TA's (figures, manual), whatever the code does
+    deferred = False   # judged after every other question of the grade (it weighs what they ran)
 
     def plan(self, params, ctx: "GradingContext") -> list[Case]:
         raise NotImplementedError

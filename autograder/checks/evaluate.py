@@ -29,6 +29,42 @@ class Stage(BaseModel):
                                           "to the sandbox")
     steps: Steps
     observe: dict[str, Expression]
+    shapes: dict[str, list[int | None]] = Field(
+        default_factory=dict, description="the shape each student observation must have before the "
+                                          "reference touches it (null: any size on that axis); axes of "
+                                          "size 1 aside, another shape is refused with its reason")
+    max_mb: float = Field(64, gt=0, description="the most the student's observations may hold, in MB, "
+                                                "before the reference is run on them")
+
+
+class Rejected(ValueError):
+    """A student's observation the reference will not be run on (a wrong shape, too large)."""
+
+
+def conform(values: dict, stage: Stage) -> dict:
+    """The student's observations checked against the stage's shapes and size cap, reshaped to the
+    declared shapes (a bias of shape (1, 64) stands for (64,)). The reference runs outside the
+    sandbox: a (1000, 1, 64) bias would broadcast there to gigabytes."""
+    out = dict(values)
+    for name, expected in stage.shapes.items():
+        if name not in out:
+            continue
+        try:
+            array = np.asarray(out[name], dtype=float)
+        except (TypeError, ValueError):
+            raise Rejected(f"{name} is not an array of numbers") from None
+        want = [n for n in expected if n != 1]
+        have = [n for n in array.shape if n != 1]
+        if len(want) != len(have) or any(w is not None and w != h for w, h in zip(want, have)):
+            shown = tuple("any" if n is None else n for n in expected)
+            raise Rejected(f"{name} has shape {array.shape}, expected {shown}")
+        sizes = iter(have)
+        out[name] = array.reshape([1 if n == 1 else next(sizes) for n in expected])
+    total = sum(np.asarray(v).nbytes for v in out.values() if isinstance(v, np.ndarray))
+    if total > stage.max_mb * 2**20:
+        raise Rejected(f"the results hold {total / 2**20:.0f} MB, more than the {stage.max_mb:g} MB the "
+                       "judge evaluates")
+    return out
 
 
 class Bounds(BaseModel):
@@ -96,13 +132,18 @@ class Evaluate(ProbeCheck):
     needs_reference = False
 
     def reference_request(self, params, case, student, ctx):
-        if params.then is None or not student.ok:
+        if params.then is None or not student.ok or not isinstance(student.value, dict):
+            return None
+        try:
+            observed = conform(student.value, params.then)
+        except Rejected as exc:
+            case.extra["rejected"] = str(exc)
             return None
         header = {"op": "run", "scenario": {"steps": params.then.steps, "observe": params.then.observe}}
         texts = params.then.steps + list(params.then.observe.values())
         trusted = draw_inputs(params.then.inputs, case.dims, ctx.rng_for(params, 20_000))
         case.extra["trusted"] = trusted
-        return header, {**case.inputs, **student.value, **trusted}, modules_used(texts, set(ctx.rubric.files))
+        return header, {**case.inputs, **observed, **trusted}, modules_used(texts, set(ctx.rubric.files))
 
     def judge(self, params, case, student, reference, ctx):
         if not student.ok:
@@ -113,10 +154,13 @@ class Evaluate(ProbeCheck):
             listed = "; ".join(f"{params.probe.observe[k]} ({v})" for k, v in missing.items())
             return with_notes(Outcome(0.0, f"{case.label}: could not read {listed}"), student)
         if params.then is not None:
+            if "rejected" in case.extra:
+                return with_notes(Outcome(0.0, f"{case.label}: not evaluated: {case.extra['rejected']}"), student)
             if reference is None or not reference.ok:
+                # the judge's own failure on arrays that passed the checks above: never the student's crash
                 why = reference.describe() if reference else "no answer"
-                return with_notes(Outcome(0.0, f"{case.label}: the results could not be evaluated ({why})"),
-                                  student)
+                return Outcome(0.0, f"{case.label}: the judge could not evaluate these results (its reference "
+                                    f"{why}); a TA grades this part", pending=True)
             names.update(case.extra.get("trusted", {}))
             names.update(reference.value)
         credits, problems = [], []

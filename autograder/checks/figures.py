@@ -45,6 +45,7 @@ class Params(CheckParams):
 
 class Figures(ProbeCheck):
     Params = Params
+    ta_graded = True
     needs_reference = False
 
     def module_names(self, params, files):

@@ -13,6 +13,7 @@ class Params(CheckParams):
 
 class Manual(CheckKind):
     Params = Params
+    ta_graded = True
     uses_probe = False
 
     def evaluate(self, params, ctx):

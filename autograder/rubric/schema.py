@@ -137,6 +137,8 @@ class Policy(BaseModel):
     shims: list[Literal["numpy_aliases", "matplotlib_agg", "skimage_compare_psnr"]] = Field(default_factory=list)
     budget: Budget = Field(default_factory=Budget)
     limits: Limits = Field(default_factory=Limits)
+    negative_total: bool = Field(False, description="let deductions take a grade below 0 (default: "
+                                                    "the total is floored at 0)")
 
 
 class LateTier(BaseModel):

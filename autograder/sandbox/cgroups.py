@@ -17,7 +17,7 @@ class WorkerCgroups:
     """The groups of one worker process tree; create, limit, inspect, kill, remove."""
 
     def __init__(self, layers: Layers, memory_bytes: int, max_pids: int):
-        name = f"autograde-{uuid.uuid4().hex[:12]}"
+        name = f"autograde-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.paths: dict[str, str] = {}
         if layers.has("cgroup-memory"):
             self.paths["memory"] = os.path.join(CGROUP_V1, "memory", name)
@@ -60,8 +60,11 @@ class WorkerCgroups:
         return 0
 
     def kill_all(self) -> None:
+        """Kill every process in this worker's group, never a group the caller itself is in: for a
+        moment after launch the launcher is still in its caller's group, and a cleanup that killed
+        "the group of that process" would kill the grader (or the test runner)."""
         path = self.paths.get("unified")
-        if path:
+        if path and not holds_self(path):
             with contextlib.suppress(OSError):
                 _write(path, "cgroup.kill", 1)
 
@@ -80,6 +83,40 @@ class WorkerCgroups:
                         break
                     self.kill_all()
                     time.sleep(0.01)
+
+
+def sweep_stale() -> list[str]:
+    """Remove empty worker groups whose grader process is gone (it was killed before its cleanup)."""
+    from ..tempdirs import owner_pid, process_alive
+
+    removed = []
+    for root in (os.path.join(CGROUP_V1, "memory"), os.path.join(CGROUP_V1, "pids"), CGROUP_UNIFIED):
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        for name in names:
+            pid = owner_pid(name)
+            if pid is None or pid == os.getpid() or process_alive(pid):
+                continue
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(root, name))  # fails, as it should, if a process is still in it
+                removed.append(os.path.join(root, name))
+    return removed
+
+
+def holds_self(path: str) -> bool:
+    """Whether this process (or the group it belongs to) is ``path`` or below it."""
+    try:
+        with open(os.path.join(path, "cgroup.procs")) as fh:
+            if str(os.getpid()) in fh.read().split():
+                return True
+        with open("/proc/self/cgroup") as fh:
+            mine = [line.rstrip("\n").split(":", 2)[2] for line in fh if line.startswith("0::")]
+    except OSError:
+        return False
+    own = os.path.relpath(path, CGROUP_UNIFIED)
+    return any(m.strip("/") == own or m.strip("/").startswith(own + "/") for m in mine)
 
 
 def _write(folder: str, name: str, value) -> None:

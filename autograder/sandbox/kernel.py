@@ -18,6 +18,7 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec
 
 from . import launch, seccomp
+from .capped_client import capped_context
 from .cgroups import WorkerCgroups
 from ..tempdirs import private_dir
 from .layers import Layers
@@ -39,6 +40,18 @@ class SandboxedKernelManager(AsyncKernelManager):
     @property
     def kernel_spec(self):
         return self._kernel_spec
+
+    def client(self, **kwargs):
+        """A client whose sockets refuse oversized messages (see :mod:`.capped_client`)."""
+        self._client_context = capped_context()
+        kwargs.setdefault("context", self._client_context)
+        return super().client(**kwargs)
+
+    def destroy_client_context(self) -> None:
+        context = getattr(self, "_client_context", None)
+        if context is not None:
+            context.destroy(linger=0)
+            self._client_context = None
 
     def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
         return [a.replace("{connection_file}", self.connection_file) for a in self._sandbox_argv]

@@ -316,6 +316,9 @@ class WorkerProcess:
                 if importing and importing in modules:
                     self.fatal_imports[importing] = reply
                 return reply
+            if isinstance(frame, Reply) and frame.status == "protocol":
+                self.kill()  # a worker that sent what cannot be read is not asked again
+                return frame
             if isinstance(frame, Reply):
                 reply = self._death(oom_before, importing, time_s)
                 if importing and importing in modules:
@@ -368,7 +371,7 @@ class WorkerProcess:
                     payload = bytes(self._buffer[size + head_len:total])
                     del self._buffer[:total]
                     try:
-                        return protocol.parse_frame(head, payload)
+                        return protocol.parse_frame(head, payload, max_bytes=MAX_REPLY_BYTES)
                     except protocol.FrameError as exc:
                         return Reply("protocol", error={"message": f"unreadable reply: {exc}"})
             remaining = deadline - time.monotonic()

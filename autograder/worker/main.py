@@ -21,7 +21,7 @@ import time
 import traceback
 import types
 
-from . import figures, protocol, scenario, shims, watch
+from . import figures, imports, protocol, scenario, shims, watch
 
 
 class Worker:
@@ -43,6 +43,7 @@ class Worker:
                 raise ImportFailure(self.failed_imports[name])
             if name not in self.modules:
                 self.modules[name] = self._load(name, how["path"], how.get("as", "module"), how.get("watch", []))
+                imports.scan_globals(self.modules[name], how["path"])
                 try:
                     setattr(self.modules[name], figures.KEY, name)  # figures_drawn(hw3) finds its figures
                 except (AttributeError, TypeError):
@@ -136,6 +137,7 @@ class Worker:
         if notes:
             reply["notes"] = notes
         reply["seconds"] = time.perf_counter() - started
+        reply["imports"] = imports.record()
         try:
             protocol.write_frame(self.resp_fd, reply, result)
         except (TypeError, ValueError) as exc:  # an observation that is not data after all
@@ -249,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     figures.install()
 
     worker = Worker(args.source, args.resp_fd)
+    imports.install(worker.workdir)
     worker.event({"event": "ready", "pid": os.getpid()})
     while True:
         try:

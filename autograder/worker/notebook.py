@@ -11,11 +11,12 @@ frames in files of the shared folder; the grader reads replies as data, never as
 from __future__ import annotations
 
 import ast
+import collections
 import os
 import sys
 import types
 
-from . import figures, hooks, protocol, shims, watch
+from . import figures, hooks, imports, protocol, shims, watch
 from .main import Worker, flush_std_streams, seed_everything
 
 _state: dict = {}
@@ -24,6 +25,7 @@ _state: dict = {}
 def start(source: str, notebook: str, key: str, shim_names: list[str], seed: int, uses_torch: bool,
           watched: list[str] = ()) -> None:
     worker = Worker(source, resp_fd=-1)
+    imports.install(worker.workdir)
     if watched:  # the same wrapping a script gets, applied to every cell as it runs
         get_ipython().ast_transformers.append(_WatchCells(list(watched)))  # noqa: F821 - in a kernel
         get_ipython().user_ns["__autograde_watch__"] = watch.wrap  # noqa: F821
@@ -37,7 +39,61 @@ def start(source: str, notebook: str, key: str, shim_names: list[str], seed: int
     seed_everything(seed)
     if uses_torch:  # seeded when the notebook imports it: importing torch here would cost ~1 s
         hooks.after_import("torch", lambda torch: torch.manual_seed(seed))
+    _cap_output(get_ipython())  # noqa: F821
     _state.update(worker=worker, key=key)
+
+
+CELL_OUTPUT_CHARS = 4 << 20   # what one cell may send of each stream; the grader keeps head and tail
+TAIL_CHARS = 64 << 10         # and the end of the rest, sent when the cell ends
+WRITE_CHUNK = 256 << 10       # one message at most: the grader's sockets refuse oversized ones
+
+
+def _cap_output(shell) -> None:
+    """Send each cell's printout in small messages, and of each stream only the first
+    ``CELL_OUTPUT_CHARS`` plus, when the cell ends, its last ``TAIL_CHARS`` with the count of what
+    was left out: one huge ``print`` would otherwise travel as one message larger than the grader
+    accepts, and a flood would fill the kernel's memory on its way out."""
+    states = {}
+
+    def reset(*_):
+        for state in states.values():
+            state.update(sent=0, cut=0, tail=collections.deque(), tail_len=0)
+
+    def flush_tail(*_):
+        for state in states.values():
+            if state["cut"]:
+                tail = "".join(state["tail"])[-TAIL_CHARS:]
+                state["write"](f"\n[... {state['cut'] - len(tail)} characters not sent by the grader ...]\n")
+                for at in range(0, len(tail), WRITE_CHUNK):
+                    state["write"](tail[at:at + WRITE_CHUNK])
+                state["flush"]()
+
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        state = states[name] = {"write": stream.write, "flush": stream.flush}
+
+        def capped(text, state=state):
+            if not isinstance(text, str):
+                return state["write"](text)
+            room = CELL_OUTPUT_CHARS - state["sent"]
+            kept, rest = text[:max(room, 0)], text[max(room, 0):]
+            for at in range(0, len(kept), WRITE_CHUNK):
+                state["write"](kept[at:at + WRITE_CHUNK])
+                if len(kept) > WRITE_CHUNK:
+                    state["flush"]()
+            state["sent"] += len(kept)
+            if rest:
+                state["cut"] += len(rest)
+                state["tail"].append(rest[-TAIL_CHARS:])
+                state["tail_len"] += min(len(rest), TAIL_CHARS)
+                while state["tail_len"] - len(state["tail"][0]) >= TAIL_CHARS:
+                    state["tail_len"] -= len(state["tail"].popleft())
+            return len(text)
+
+        stream.write = capped
+    reset()
+    shell.events.register("pre_run_cell", reset)
+    shell.events.register("post_run_cell", flush_tail)
 
 
 class _WatchCells(ast.NodeTransformer):
@@ -60,14 +116,15 @@ def finish(user_ns: dict) -> None:
     figures.end()
     worker: Worker = _state["worker"]
     worker.modules[_state["key"]] = _notebook_module(user_ns)
+    imports.scan_globals(worker.modules[_state["key"]], "a notebook cell")
 
 
 def serve(request_path: str, reply_path: str) -> None:
     """Answer one probe request (a frame in a file) with one reply frame (in another file)."""
     worker: Worker = _state["worker"]
-    with open(request_path, "rb") as fh:
+    with open(os.open(request_path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:
         header, value = protocol.read_frame_blocking(fh.fileno())
-    fd = os.open(reply_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(reply_path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)  # the grader made it
     try:
         worker.resp_fd = fd
         worker.handle(header, value)
