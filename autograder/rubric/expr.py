@@ -268,6 +268,86 @@ def cer(output, truth) -> float:
     return float(previous.min() / len(ref))
 
 
+def _codes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _align_from(start: np.ndarray, out: np.ndarray, ref: str, weight: float) -> np.ndarray:
+    """Edit-distance rows of ``ref`` against ``out`` (each edit costing ``weight``) begun from
+    ``start``: ``start[p]`` is the cost of beginning ``ref``'s stretch at output position ``p``.
+    Returns the last row: the cost of ending it at each position."""
+    steps = weight * np.arange(len(out) + 1)
+    previous = start
+    for ch in ref:
+        current = np.empty_like(previous)
+        current[0] = previous[0] + weight
+        current[1:] = np.minimum(previous[1:] + weight, previous[:-1] + weight * (out != ord(ch)))
+        # insertions along the row: current[j] = min(current[j], current[j-1] + weight)
+        previous = np.minimum.accumulate(current - steps) + steps
+    return previous
+
+
+# The free length of a printout: the pages' own total length T plus an allowance, by default 3 T + 200
+# characters, for file names, "Image 1:" labels, an accuracy line, and the text of the other images in
+# the same folder. handout 004's run_q4.py reads the course's photos and the hidden pages in one run:
+# the reference prints 564 characters, 204 of them the hidden pages' text (free length 1016) and 246
+# the photos' (free length 1184). Its printout twice over fits the photos' and costs the hidden
+# pages +0.11 (1128 characters); three times costs 0.6 and 1.
+ALLOWANCE_TIMES, ALLOWANCE_PLUS = 3.0, 200
+MAX_UNORDERED = 8  # pages matched in any order: 2^8 subsets of them at most
+
+
+def ocr_error(output, pages, allowance=None, ordered=False) -> float:
+    """How badly a script's printout reads a set of pages, on the scale of the mean character error
+    rate over the pages (``cer``'s): 0 perfect, 1 the worst.
+
+    Each page's true text is matched to its own stretch of the printout, the stretches never
+    overlapping (one printed line cannot serve two pages, and a long printout cannot offer each page
+    its best-looking stretch); the pages may come in any order (the handout's ``os.listdir`` order is
+    the file system's), or only in the order given when ``ordered`` is true. Text before, between and
+    after the stretches (file names, labels, other images' text) is free. The value is the mean over
+    the pages of each page's fewest edits over its length -- the mean of ``cer`` over the pages
+    whenever they are printed apart -- plus a length penalty: with F the free length (the pages' total
+    T plus ``allowance``, by default 3 T + 200), each character printed beyond F adds 1 / F, so a
+    printout twice the free length scores 1 whatever it resembles (such a printout is not aligned at
+    all: 200 000 random letters cost no time). Case and white space are ignored, as by ``cer``.
+    At most ``MAX_UNORDERED`` non-empty pages unless ``ordered``."""
+    if isinstance(pages, (str, bytes)) or np.ndim(pages) == 0:  # one page, maybe a 0-d array
+        pages = [pages]
+    refs = [_normal_text(p) for p in pages]
+    total = sum(map(len, refs))
+    if total == 0:
+        return 0.0
+    free = total + float(ALLOWANCE_TIMES * total + ALLOWANCE_PLUS if allowance is None else allowance)
+    out = _normal_text(output)[: int(2 * free) + 1]
+    penalty = max(0.0, len(out) - free) / free
+    if penalty >= 1.0:
+        return 1.0
+    codes = _codes(out)
+    found = [(ref, 1.0 / (len(refs) * len(ref))) for ref in refs if ref]
+    if ordered:
+        best = np.zeros(len(out) + 1)
+        for ref, weight in found:
+            best = np.minimum.accumulate(_align_from(best, codes, ref, weight))
+    else:
+        if len(found) > MAX_UNORDERED:
+            raise ValueError(f"ocr_error matches at most {MAX_UNORDERED} pages in any order")
+        # best[used][p]: the least cost of matching the pages in the set ``used`` (a bit mask), each to
+        # its own stretch, all within out[:p]; a set comes after all of its subsets (smaller masks)
+        best = {0: np.zeros(len(out) + 1)}
+        for used in range(1 << len(found)):
+            if used not in best:
+                continue
+            for k, (ref, weight) in enumerate(found):
+                if used >> k & 1:
+                    continue
+                ended = np.minimum.accumulate(_align_from(best[used], codes, ref, weight))
+                key = used | 1 << k
+                best[key] = ended if key not in best else np.minimum(best[key], ended)
+        best = best[(1 << len(found)) - 1]
+    # rounded: the float weights 1 / (pages x length) add up to 0.4999999999999999 for a half
+    return round(float(min(1.0, best[-1] + penalty)), 9)
+
 YES = {"yes", "y", "true", "1"}
 NO = {"no", "n", "false", "0"}
 
@@ -284,7 +364,7 @@ FUNCTIONS = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "m
              "int": int, "float": float, "log10": math.log10, "mean": lambda a: float(np.mean(a)),
              "accuracy": accuracy, "relerr": relerr, "identical": identical, "box_recall": box_recall,
              "box_precision": box_precision, "bw_ok": bw_ok, "has_shape": has_shape, "psnr": psnr,
-             "cosine": cosine, "rank": rank, "cer": cer, "yes_no": yes_no, "count": count, "count_containing": count_containing, "count_figures": count_figures, "flat": flat, "pca_plane": pca_plane, "in_principal_plane": in_principal_plane, "closest_function": closest_function,
+             "cosine": cosine, "rank": rank, "cer": cer, "ocr_error": ocr_error, "yes_no": yes_no, "count": count, "count_containing": count_containing, "count_figures": count_figures, "flat": flat, "pca_plane": pca_plane, "in_principal_plane": in_principal_plane, "closest_function": closest_function,
              "same_shapes": same_shapes, "includes_shapes": includes_shapes, "has_dim": has_dim,
              "is_distribution": is_distribution, "all_finite": all_finite}
 ATTRIBUTES = {"shape", "size", "ndim"}
