@@ -123,12 +123,14 @@ def batch_command(args, console: Console) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise IntakeError("-j must be at least 1")
+    if args.student_timeout is not None and args.student_timeout <= 0:
+        raise IntakeError("--student-timeout must be a positive number of seconds")
     try:
         result = run_batch(Path(args.submissions), Path(args.spec), Path(args.out) if args.out else None,
                            jobs=args.jobs, id_pattern=args.id_pattern, times=args.times, force=args.force,
                            scheduler=args.scheduler, sandboxed=not args.no_sandbox,
                            similarity_threshold=None if args.no_similarity else args.similarity_threshold,
-                           console=console)
+                           console=console, student_timeout=args.student_timeout)
     except (DiscoveryError, TimesError) as exc:
         raise IntakeError(str(exc)) from None
     rate = len(result.graded) / result.seconds if result.graded and result.seconds else 0
@@ -262,6 +264,9 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument("--times", help="CSV of submission times: student id, ISO time")
         parser.add_argument("--force", action="store_true", help="regrade students graded before")
         parser.add_argument("--scheduler", help="address of a Dask scheduler to grade on instead of locally")
+        parser.add_argument("--student-timeout", type=float, metavar="SECONDS",
+                            help="stop grading a student after this long and give an error row (default: "
+                                 "the rubric's grade ceiling x 1.25 + 300 s)")
         parser.add_argument("--no-sandbox", action="store_true",
                             help="run student code without isolation (trusted code only)")
         parser.add_argument("--similarity-threshold", type=float, default=0.5,

@@ -11,7 +11,10 @@
   is an e-mail address) and the score.
 
 Students whose grading crashed are in ``gradebook.csv`` with status ``error`` and left out of the
-two import files, so an import never overwrites a mark with a blank.
+two import files, so an import never overwrites a mark with a blank. So are ``unreadable`` uploads (a
+damaged or empty zip, an empty folder): nothing was graded, so they are no grade to import; in
+``gradebook.csv`` they get 0, their question cells stay empty, and the note says why, for a human to
+follow up. Totals and final marks are never below 0 (a deduction can only take what was earned).
 """
 from __future__ import annotations
 
@@ -35,12 +38,20 @@ class Row:
     lateness: Lateness
 
     @property
+    def status(self) -> str:
+        return self.summary.get("status", "error")
+
+    @property
     def graded(self) -> bool:
-        return self.summary.get("status") in ("graded", "unreadable")
+        """A mark to import into the LMS: graded, not crashed and not unreadable."""
+        return self.status == "graded"
 
     @property
     def total(self) -> float | None:
-        return self.summary.get("score") if self.graded else None
+        if self.status == "unreadable":
+            return 0.0
+        score = self.summary.get("score") if self.graded else None
+        return None if score is None else max(0.0, score)
 
     @property
     def final(self) -> float | None:
@@ -69,9 +80,9 @@ def write_gradebooks(rows: list[Row], rubric: Rubric, out: Path, only: list[str]
         writer.writerow(FIXED_BEFORE + qids + FIXED_AFTER)
         for row in rows:
             s, late = row.summary, row.lateness
-            scores = s.get("questions", {})
+            scores = s.get("questions", {}) if row.graded else {}
             note = "; ".join(p for p in [s.get("message", ""), late.note] if p)
-            writer.writerow([row.student.id, row.student.path.name, s.get("status", "error")]
+            writer.writerow([row.student.id, row.student.path.name, row.status]
                             + [number(scores.get(q)) for q in qids]
                             + [number(row.total), number(None if row.total is None else late.penalty(row.total)),
                                number(row.final), number(late.factor),

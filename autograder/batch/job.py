@@ -1,9 +1,10 @@
-"""Grade one student: the job a local process pool or a Dask worker runs.
+"""Grade one student: the job a local grading process or a Dask worker runs.
 
-It takes plain paths and returns a small JSON-able summary, so the same function runs in a
-``ProcessPoolExecutor`` here and on a Dask worker elsewhere (which must see the same paths). Each
-process keeps one :class:`~autograder.grading.Grader` per rubric, so the rubric is parsed and the
-trusted reference worker started once per process, not once per student.
+It takes plain paths and returns a small JSON-able summary, so the same function runs in the
+supervised pool here (``pool.py``) and on a Dask worker elsewhere (which must see the same paths).
+Each process keeps one :class:`~autograder.grading.Grader` per rubric, so the rubric is parsed and
+the trusted reference worker started once per process, not once per student; ``close_graders``
+removes its temp folder (the staged reference: tens of MB) when the process is done.
 """
 from __future__ import annotations
 
@@ -60,6 +61,38 @@ def drop_grader(spec: str, digest: str, sandboxed: bool) -> None:
             entry[0].close()
         except Exception:  # noqa: BLE001 - closing a broken grader must not hide the first error
             pass
+
+
+def close_graders(wait_s: float = 5.0) -> None:
+    """Close this process's graders (the end of a batch). One still grading after ``wait_s`` (a
+    Dask worker's other thread) is left alone: closing it would break that grade."""
+    with _CACHE_LOCK:
+        entries = list(_GRADERS.items())
+    for key, (grader, lock) in entries:
+        if not lock.acquire(timeout=wait_s):
+            continue
+        try:
+            with _CACHE_LOCK:
+                if _GRADERS.get(key, (None,))[0] is grader:
+                    del _GRADERS[key]
+            grader.close()
+        except Exception:  # noqa: BLE001 - the others must still be closed
+            pass
+        finally:
+            lock.release()
+
+
+def announced(topic: str, key: str, job, *args) -> dict:
+    """``job(*args)`` on a Dask worker, after telling the client (an event on ``topic``) that this
+    student's grading has started there: its time limit runs from then, not from the queue."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        worker.log_event(topic, {"key": key, "worker": worker.address, "pid": os.getpid()})
+    except (ImportError, ValueError):  # not on a Dask worker
+        pass
+    return job(*args)
 
 
 def warm_up(spec: str, digest: str, sandboxed: bool) -> None:

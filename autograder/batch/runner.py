@@ -6,9 +6,11 @@ The pipeline, in order (each step one function):
     discover -> plan (resume: batch.json per student) -> grade (local pool or Dask) -> late
              -> gradebooks -> similarity.html -> summary.html
 
-Grading runs ``job.grade_student`` for each student, either in a local ``ProcessPoolExecutor`` whose
-processes each keep one Grader, or on an existing Dask cluster (``scheduler``). Late penalties are
-computed here, not in the job, so a new ``--times`` CSV changes the gradebook without a regrade.
+Grading runs ``job.grade_student`` for each student, either in a local supervised pool
+(``pool.py``) whose processes each keep one Grader and stop a student past its time limit, or on an
+existing Dask cluster (``scheduler``). Late penalties are computed here, not in the job, so a new
+``--times`` CSV changes the gradebook without a regrade. The class page lists the students of this
+run only (a submission removed since the last run is not on it).
 """
 from __future__ import annotations
 
@@ -16,8 +18,7 @@ import json
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,16 +31,18 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 from ..report.html import write_summary_html
 from ..rubric.schema import Rubric, load
 from ..similarity import similar_pairs, write_similarity_report
+from ..tempdirs import sweep_stale
+from . import pool
 from .discovery import Student, discover, submission_hash
 from .gradebook import Row, write_gradebooks
-from .job import grade_student, warm_up
+from .job import announced, close_graders, grade_student, warm_up
 from .late import lateness
 from .timestamps import read_times, submission_time
 
 RECORD = "batch.json"
 REPORT_FILES = ("results.json", "report.md", "provenance.json", "report.html")
 ERROR_FILE = "error.txt"  # why grading stopped, for the class page
-POOL_ATTEMPTS = 3  # a grading process that dies takes its pool down: start a new one this often
+CLUSTER_POLL_S = 2.0  # how often the Dask client looks for students past their time limit
 
 
 @dataclass
@@ -67,7 +70,9 @@ def run_batch(submissions: Path, spec: Path, out: Path | None = None, jobs: int 
               id_pattern: str | None = None, times: Path | None = None, force: bool = False,
               scheduler: str | None = None, sandboxed: bool = True, only: list[str] | None = None,
               similarity_threshold: float | None = 0.5, console: Console | None = None,
-              progress: bool = True) -> BatchResult:
+              progress: bool = True, student_timeout: float | None = None) -> BatchResult:
+    """Grade every student in ``submissions`` (see the module docstring); ``student_timeout``
+    seconds (default: from the rubric's grade ceiling, :func:`time_limit`) stops one student."""
     started = time.perf_counter()
     spec = Path(spec).resolve()
     rubric = load(spec)
@@ -75,11 +80,13 @@ def run_batch(submissions: Path, spec: Path, out: Path | None = None, jobs: int 
     out.mkdir(parents=True, exist_ok=True)
     students = discover(Path(submissions), id_pattern)
     only = sorted(only) if only else None
+    limit = time_limit(rubric, student_timeout)
     tasks, summaries = plan(students, out, rubric.digest, only, force)
     skipped = [sid for sid in summaries]
     grade = grade_on_cluster if scheduler else grade_locally
     target = scheduler if scheduler else (jobs or os.cpu_count() or 1)
-    for task, summary in grade(tasks, spec, rubric.digest, sandboxed, only, target, console, progress):
+    for task, summary in grade(tasks, spec, rubric.digest, sandboxed, only, target, console, progress,
+                               timeout=limit):
         record(task, rubric.digest, only, summary)
         summaries[task.student.id] = summary
     time_of = read_times(Path(times)) if times else {}
@@ -144,68 +151,105 @@ def _crash(message: str) -> dict:
     return {"status": "error", "message": message}
 
 
+def time_limit(rubric: Rubric, explicit: float | None = None) -> float:
+    """The wall-clock limit of one student: ``explicit``, else the rubric's grade ceiling with a
+    margin (a quarter more, plus five minutes for start-up and a loaded machine)."""
+    if explicit is not None:
+        if explicit <= 0:
+            raise ValueError("the student time-out must be positive")
+        return float(explicit)
+    return rubric.grade_ceiling_s * 1.25 + 300.0
+
+
 def grade_locally(tasks: list[Task], spec: Path, digest: str, sandboxed: bool, only, jobs: int,
-                  console, progress: bool, job: Callable = grade_student):
-    """Yield ``(task, summary)`` as students finish, from ``jobs`` processes with one Grader each."""
+                  console, progress: bool, job: Callable = grade_student, timeout: float | None = None):
+    """Yield ``(task, summary)`` as students finish, from ``jobs`` supervised processes with one
+    Grader each; a student past ``timeout`` seconds (default :func:`time_limit`) is stopped."""
     if not tasks:
         return
-    pending = list(tasks)
+    timeout = time_limit(load(spec), timeout)
     context = multiprocessing.get_context("forkserver")  # no fork of a process with threads (rich)
-    # the fork server imports the grader once (about 2 s, scipy.stats); every pool process forks from it
-    context.set_forkserver_preload([job.__module__])
+    # the fork server imports the grader once (about 2 s, scipy.stats); every grading process forks from it
+    context.set_forkserver_preload([pool.__name__, job.__module__])
+    workers = pool.SupervisedPool(context, min(jobs, len(tasks)), job, timeout, initializer=warm_up,
+                                  initargs=(str(spec), digest, sandboxed), finalizer=close_graders)
+    by_key = {task.student.id: task for task in tasks}
+    items = [(t.student.id, (str(spec), digest, str(t.student.path), str(t.out), sandboxed, only)) for t in tasks]
     with _progress(console, progress) as bar:
-        counter = bar.add_task(f"grading ({jobs} processes)", total=len(tasks))
-        for _ in range(POOL_ATTEMPTS):
-            broken = []
-            pool = ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context,
-                                       initializer=warm_up, initargs=(str(spec), digest, sandboxed))
-            try:
-                futures = {pool.submit(job, str(spec), digest, str(t.student.path), str(t.out), sandboxed, only): t
-                           for t in pending}
-                for future in as_completed(futures):
-                    task = futures[future]
-                    try:
-                        summary = future.result()
-                    except BrokenProcessPool:
-                        broken.append(task)
-                        continue
-                    except Exception as exc:  # noqa: BLE001 - e.g. a summary that cannot be unpickled
-                        summary = _crash(f"grading crashed: {exc!r}")
-                    bar.advance(counter)
-                    yield task, summary
-            finally:  # Ctrl-C (or a failing consumer) must not leave the queue grading on
-                pool.shutdown(wait=True, cancel_futures=True)
-            if not broken:
-                return
-            pending = broken
-        for task in pending:
+        counter = bar.add_task(f"grading ({workers.size} processes)", total=len(tasks))
+        for key, summary in workers.imap(items):
             bar.advance(counter)
-            yield task, _crash(f"the grading process died {POOL_ATTEMPTS} times while this submission was "
-                               "being graded or queued (out of memory?); rerun the batch to retry")
+            yield by_key[key], summary
 
 
 def grade_on_cluster(tasks: list[Task], spec: Path, digest: str, sandboxed: bool, only, address: str,
-                     console, progress: bool):
-    """The same jobs on an existing Dask cluster; its workers must see the same paths."""
+                     console, progress: bool, job: Callable = grade_student, timeout: float | None = None):
+    """The same jobs on an existing Dask cluster; its workers must see the same paths.
+
+    Each job tells the client when it starts (:func:`job.announced`), so the time limit runs from
+    then. Dask cannot stop a running task: a student past the limit gets an error row, its future is
+    cancelled, and its worker is restarted through its nanny (``dask worker`` starts one by default);
+    at the end every worker closes its graders and sweeps the temp folders of dead processes. Without
+    a nanny the worker keeps grading that student, out of our reach; what a killed worker had started
+    outside the sandbox is not tracked (sandbox workers die with it; the reference worker exits when
+    its pipe closes)."""
     if not tasks:
         return
-    from distributed import Client
-    from distributed import as_completed as dask_completed
+    from distributed import Client, wait as dask_wait
 
+    timeout = time_limit(load(spec), timeout)
+    topic = f"autograde-started-{uuid.uuid4().hex[:12]}"
     with Client(address) as client, _progress(console, progress) as bar:
         workers = len(client.scheduler_info().get("workers", {}))
         counter = bar.add_task(f"grading (Dask, {workers} workers)", total=len(tasks))
-        futures = {client.submit(grade_student, str(spec), digest, str(t.student.path), str(t.out), sandboxed,
-                                 only, key=f"grade-{t.student.id}-{t.sha256[:12]}", pure=False): t
-                   for t in tasks}
-        for future in dask_completed(list(futures)):
-            task = futures[future]
+        futures = {}
+        for t in tasks:
+            key = f"grade-{t.student.id}-{t.sha256[:12]}-{uuid.uuid4().hex[:6]}"
+            futures[client.submit(announced, topic, key, job, str(spec), digest, str(t.student.path), str(t.out),
+                                  sandboxed, only, key=key, pure=False)] = t
+        started: dict[str, tuple[float, str]] = {}  # future key -> (when the client heard, worker)
+        heard: set[tuple[float, str]] = set()  # events seen (a task rerun elsewhere starts anew)
+        pending = set(futures)
+        while pending:
             try:
-                summary = future.result()
-            except Exception as exc:  # noqa: BLE001 - a worker that died (KilledWorker) and the like
-                summary = _crash(f"grading crashed on the cluster: {exc!r}")
-            bar.advance(counter)
-            yield task, summary
+                done, pending = dask_wait(pending, timeout=CLUSTER_POLL_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # none finished within the poll interval
+                done = set()
+            for future in done:
+                try:
+                    summary = future.result()
+                except Exception as exc:  # noqa: BLE001 - a worker that died (KilledWorker) and the like
+                    summary = _crash(f"grading crashed on the cluster: {exc!r}")
+                bar.advance(counter)
+                yield futures[future], summary
+            for stamp, event in client.get_events(topic):
+                if (stamp, event["key"]) not in heard:
+                    heard.add((stamp, event["key"]))
+                    started[event["key"]] = (time.monotonic(), event["worker"])
+            for future in [f for f in pending if f.key in started]:
+                when, worker = started[future.key]
+                if time.monotonic() - when <= timeout:
+                    continue
+                pending.discard(future)
+                future.cancel()
+                stopped = _restart_worker(client, worker)
+                bar.advance(counter)
+                yield futures[future], _crash(pool.timed_out(timeout)
+                                              + ("" if stopped else f" (Dask could not restart {worker}: "
+                                                                    "it may still be grading it)"))
+        try:  # each worker's temp folder (graders still grading are left alone), and those of
+            client.run(close_graders)  # workers restarted after a time-out
+            client.run(sweep_stale)
+        except Exception:  # noqa: BLE001 - a worker gone meanwhile; the grades are in
+            pass
+
+
+def _restart_worker(client, worker: str) -> bool:
+    try:
+        client.restart_workers([worker], timeout=60)
+        return True
+    except Exception:  # noqa: BLE001 - no nanny, or the worker is gone already
+        return False
 
 
 # -- class-wide pages ----------------------------------------------------------------------------
@@ -222,7 +266,7 @@ def extra_outputs(rows: list[Row], rubric: Rubric, out: Path, threshold: float |
         except Exception as exc:  # noqa: BLE001 - see the docstring
             notes.append(f"similarity report failed: {exc!r}")
     try:
-        paths["summary"] = write_summary_html(out, rubric)
+        paths["summary"] = write_summary_html(out, rubric, {r.student.id: r.summary for r in rows})
     except Exception as exc:  # noqa: BLE001 - as above
         notes.append(f"summary.html failed: {exc!r}")
     return notes

@@ -6,7 +6,9 @@ path (the student's) or embedded (the class histogram), and there is no script.
 
 The class page is built from what a batch leaves on disk, not from live objects, so it can be
 rebuilt at any time: ``OUT/<student>/results.json`` (Gradescope's format, see ``writers``),
-``OUT/gradebook.csv`` for late penalties, ``OUT/similarity.html`` for a link.
+``OUT/gradebook.csv`` for late penalties and statuses, ``OUT/similarity.html`` for a link. A batch
+names its students (a folder left by a submission since removed is not one of them); unreadable
+uploads are listed first, with the reason, and are no grade: they stay out of the statistics.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 from urllib.parse import quote
 
 from ..grading import GradeReport, QuestionResult
@@ -100,6 +103,7 @@ class StudentRow:
     final: str = ""
     has_html: bool = False
     error: str = ""
+    unreadable: str = ""  # why the upload could not be read (then it is no grade)
     scores: dict[str, tuple[float, float]] = field(default_factory=dict)  # id -> (score, max) auto-graded
     manual: set[str] = field(default_factory=set)
     feedback: dict[str, list[str]] = field(default_factory=dict)
@@ -125,20 +129,25 @@ class CommonMessage:
     questions: list[str]
 
 
-def write_summary_html(batch_out: Path, rubric: Rubric) -> Path:
-    """``batch_out/summary.html`` from the students' ``results.json`` files (and the gradebook)."""
+def write_summary_html(batch_out: Path, rubric: Rubric, students: Mapping[str, dict] | None = None) -> Path:
+    """``batch_out/summary.html`` from the students' ``results.json`` files (and the gradebook).
+
+    ``students`` (id -> the batch's summary, with ``status`` and ``message``) are the students of
+    this run; without it, every student folder under ``batch_out`` is one."""
     batch_out = Path(batch_out)
-    rows = read_batch(batch_out)
-    graded = [r for r in rows if r.error == ""]
+    rows = read_batch(batch_out, students)
+    graded = [r for r in rows if not (r.error or r.unreadable)]
+    unreadable = [r for r in rows if r.unreadable]
     totals = [r.total for r in graded]
-    stats = {"count": len(rows), "graded": len(graded), "errors": len(rows) - len(graded)}
+    stats = {"count": len(rows), "graded": len(graded), "unreadable": len(unreadable),
+             "errors": sum(1 for r in rows if r.error)}
     if totals:
         stats.update(mean=statistics.fmean(totals), median=statistics.median(totals),
                      min=min(totals), max=max(totals))
     possible = auto_points(rubric)
     path = batch_out / "summary.html"
     path.write_text(render(
-        "summary.html", rubric=rubric, stats=stats, possible=possible, rows=rows,
+        "summary.html", rubric=rubric, stats=stats, possible=possible, rows=rows, unreadable=unreadable,
         questions=question_stats(rubric, graded), messages=common_messages(graded),
         histogram=histogram_png(totals, possible) if totals else None,
         gradebook=(batch_out / "gradebook.csv").is_file(),
@@ -146,17 +155,31 @@ def write_summary_html(batch_out: Path, rubric: Rubric) -> Path:
     return path
 
 
-def read_batch(batch_out: Path) -> list[StudentRow]:
-    """One row per student folder: its results.json, or the error that stopped its grading."""
-    late = read_gradebook(batch_out / "gradebook.csv")
+def student_folders(batch_out: Path) -> list[str]:
+    return sorted(p.name for p in batch_out.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def read_batch(batch_out: Path, students: Mapping[str, dict] | None = None) -> list[StudentRow]:
+    """One row per student: its results.json, or why it has none (an unreadable upload, the error
+    that stopped its grading). Statuses come from ``students``, else from the gradebook."""
+    book = read_gradebook(batch_out / "gradebook.csv")
+    if students is None:
+        students = {name: {"status": book.get(name, {}).get("status", ""),
+                           "message": book.get(name, {}).get("note", "")} for name in student_folders(batch_out)}
     rows = []
-    for folder in sorted(p for p in batch_out.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
-        row = StudentRow(folder.name, quote(folder.name), has_html=(folder / "report.html").is_file())
-        row.late_penalty, row.final = late.get(folder.name, ("", ""))
+    for name in sorted(students):
+        folder, summary = batch_out / name, students[name] or {}
+        row = StudentRow(name, quote(name), has_html=(folder / "report.html").is_file())
+        row.late_penalty, row.final = (book.get(name, {}).get(k) or "" for k in ("late_penalty", "final"))
+        if summary.get("status") == "unreadable":
+            row.unreadable = summary.get("message") or "the submission could not be read"
+            row.total = 0.0
+            rows.append(row)
+            continue
         results = folder / "results.json"
         try:
             data = json.loads(results.read_text())
-            row.total = float(data["score"])
+            row.total = max(0.0, float(data["score"]))  # a deduction takes at most what was earned
             for test in data.get("tests", []):
                 qid = str(test.get("number"))
                 row.scores[qid] = (float(test["score"]), float(test["max_score"]))
@@ -166,28 +189,29 @@ def read_batch(batch_out: Path) -> list[StudentRow]:
                     row.feedback[qid] = lines
             row.manual = {str(m["number"]) for m in data.get("extra_data", {}).get("manual", [])}
         except FileNotFoundError:
-            row.error = error_text(folder)
+            row.error = error_text(folder, summary.get("message", ""))
         except (ValueError, KeyError, TypeError) as exc:
             row.error = f"results.json is unreadable: {exc}"
+        if summary.get("status") == "error" and not row.error:  # a stale results.json is no grade
+            row.error = error_text(folder, summary.get("message", ""))
         rows.append(row)
     return rows
 
 
-def error_text(folder: Path) -> str:
+def error_text(folder: Path, message: str = "") -> str:
     error = folder / "error.txt"
     if not error.is_file():
-        return "no results.json (grading did not finish)"
+        return message or "no results.json (grading did not finish)"
     lines = error.read_text(errors="replace").strip().splitlines()
-    return "\n".join(lines[:ERROR_LINES] + (["..."] if len(lines) > ERROR_LINES else [])) or "error.txt is empty"
+    return "\n".join(lines[:ERROR_LINES] + (["..."] if len(lines) > ERROR_LINES else [])) or message or "error.txt is empty"
 
 
-def read_gradebook(path: Path) -> dict[str, tuple[str, str]]:
-    """student -> (late_penalty, final), as the batch wrote them."""
+def read_gradebook(path: Path) -> dict[str, dict[str, str]]:
+    """student -> the gradebook row (status, late_penalty, final, note, ...), as the batch wrote it."""
     if not path.is_file():
         return {}
     with path.open(newline="") as fh:
-        return {row["student"]: (row.get("late_penalty") or "", row.get("final") or "")
-                for row in csv.DictReader(fh) if row.get("student")}
+        return {row["student"]: row for row in csv.DictReader(fh) if row.get("student")}
 
 
 def auto_points(rubric: Rubric) -> float:
