@@ -93,3 +93,13 @@ def nist36_folder(tmp_path_factory):
     from autograder import data
 
     return data.resolve("nist36", tmp_path_factory.mktemp("data")).folder
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Plain Levenshtein distance: the oracle the vectorised OCR metrics are checked against."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]

@@ -102,15 +102,10 @@ def test_character_error_rate_matches_a_plain_edit_distance():
 
     from autograder.rubric.expr import cer
 
+    from conftest import edit_distance
+
     def brute(out: str, ref: str) -> float:  # min over every stretch of the output
-        def dist(a, b):
-            row = list(range(len(b) + 1))
-            for i, ca in enumerate(a, 1):
-                prev, row[0] = row[0], i
-                for j, cb in enumerate(b, 1):
-                    prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-            return row[-1]
-        return min(dist(ref, out[i:j]) for i in range(len(out) + 1) for j in range(i, len(out) + 1)) / len(ref)
+        return min(edit_distance(ref, out[i:j]) for i in range(len(out) + 1) for j in range(i, len(out) + 1)) / len(ref)
 
     rng = random.Random(0)
     for _ in range(200):

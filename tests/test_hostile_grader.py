@@ -488,3 +488,22 @@ def test_one_giant_message_past_the_kernels_own_cap_is_refused(tmp_path):
     assert peak < 1000, f"the grader grew to {peak:.0f} MB"
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert len(json.dumps(results)) < 1_000_000
+
+
+def test_a_weights_file_of_the_wrong_shape_never_reaches_the_reference(make_submission):
+    """q3_weights.pickle with a (1000, 1, 64) bias: the reference's forward pass would broadcast it to
+    1000 x N x 64 outside the sandbox. It is refused with its reason before the reference runs."""
+    from autograder.grading import Grader
+    from autograder.rubric.schema import load
+
+    rubric = load(CMU_SPEC)
+    rubric.questions = [q for q in rubric.questions if q.id == "Q3.1.1"]
+    script = ("import pickle\nimport numpy as np\n"
+              "weights = {'Wlayer1': np.zeros((1024, 64)), 'blayer1': np.zeros((1000, 1, 64)),\n"
+              "           'Woutput': np.zeros((64, 36)), 'boutput': np.zeros(36)}\n"
+              "with open('q3_weights.pickle', 'wb') as fh:\n    pickle.dump(weights, fh)\n")
+    with Grader(rubric) as grader:
+        report = grader.grade(make_submission(files={"python/run_q3.py": script}))
+        assert grader.reference._runners is None  # the reference worker was never started
+    assert "blayer1 has shape (1000, 1, 64), expected (64,)" in feedback(report, "Q3.1.1")
+    assert report.question("Q3.1.1").score == 0

@@ -13,6 +13,7 @@ import pytest
 
 from autograder.rubric import expr
 from autograder.rubric.expr import cer, ocr_error
+from conftest import edit_distance
 
 ROOT = Path(__file__).resolve().parents[1]
 HIDDEN = [json.loads(p.read_text())["text"] for p in sorted((ROOT / "fixtures/hidden/cmu-hw5/ocr-pages").glob("*.json"))]
@@ -42,15 +43,6 @@ def random_letters(n: int, seed: int = 0) -> str:
 
 
 # ---------------------------------------------------------------- the definition, on small cases
-def _dist(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
-
-
 def _brute(out: str, pages: list[str], ordered: bool) -> float:
     """Every way of giving each page its own stretch of ``out``, the stretches in page order (or any
     order), never overlapping: the smallest mean of edits over page length."""
@@ -62,7 +54,7 @@ def _brute(out: str, pages: list[str], ordered: bool) -> float:
             continue
         if ordered and list(picked) != spans:
             continue
-        best = min(best, np.mean([_dist(p, out[i:j]) / len(p) for p, (i, j) in zip(pages, picked)]))
+        best = min(best, np.mean([edit_distance(p, out[i:j]) / len(p) for p, (i, j) in zip(pages, picked)]))
     return best
 
 

@@ -14,6 +14,7 @@ The chain, outermost first (each link only when its layer exists):
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 
@@ -98,6 +99,8 @@ def confined(limits: Limits, command: list[str], cgroup_procs: list[str], scratc
     """A trusted process (the reference worker) under the memory and rlimit backstops only: it runs
     the reference on a student's arrays, and those must not take the grader's machine with them."""
     rlimits = Layers(frozenset({"rlimits"}))
+    if shutil.which("setpriv"):  # it dies with the grader: a killed grader must not leave it running
+        command = ["setpriv", "--pdeathsig", "KILL", "--"] + command
     return LaunchPlan(_wrap(command, rlimits, limits, cgroup_procs), worker_env(limits, scratch))
 
 
