@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-from pathlib import Path
+import stat
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .intake import Submission
+from .intake import Submission, make_folders
 
 
 class HeadCache:
@@ -66,7 +67,11 @@ class HeadCache:
 
 
 def provide_data(submission: Submission, rubric, heads: HeadCache) -> None:
-    """Put the rubric's dataset files next to the scripts that read them (read-only, world-readable)."""
+    """Put the rubric's dataset files next to the scripts that read them (read-only, world-readable).
+
+    Whatever the student put in the way never stops it: a file where a folder goes, or a folder or
+    link where a data file goes, is moved aside with a note (never followed), and a placement that
+    still fails is a note: the questions that need the data lose their points, the rest is graded."""
     if not rubric.data:
         return
     from . import data
@@ -75,33 +80,38 @@ def provide_data(submission: Submission, rubric, heads: HeadCache) -> None:
         anchor = submission.files.get(placement.next_to)
         if anchor is None or (placement.optional and data.resolve(placement.dataset, make=False) is None):
             continue
-        folder = (anchor.parent / placement.into).resolve()
-        if not folder.is_relative_to(submission.root):
-            folder = submission.root / "data"
-        folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(folder, 0o755)
-        source = (rubric.path(placement.fixture) if placement.fixture
-                  else data.resolve(placement.dataset).folder)
-        for name in placement.files:
-            target = folder / (placement.prefix + name)
-            for parent in reversed(target.relative_to(folder).parents[:-1]):  # MNIST/raw/...
-                (folder / parent).mkdir(exist_ok=True)
-                os.chmod(folder / parent, 0o755)
-            if target.exists():
+        try:
+            _place(submission, rubric, placement, heads, anchor)
+        except OSError as exc:
+            submission.problems.append(f"the course's {', '.join(placement.files)} could not be put next to "
+                                       f"{anchor.name}: {exc.strerror or exc}")
+
+
+def _place(submission: Submission, rubric, placement, heads: HeadCache, anchor: Path) -> None:
+    from . import data
+
+    root = submission.root
+    # lexically, never through a link; a folder outside the submission becomes its data/
+    folder = Path(os.path.normpath(anchor.parent / placement.into))
+    if not folder.is_relative_to(root):
+        folder = root / "data"
+    source = (rubric.path(placement.fixture) if placement.fixture
+              else data.resolve(placement.dataset).folder)
+    for name in placement.files:
+        rel = (folder / (placement.prefix + name)).relative_to(root)  # may hold folders: MNIST/raw/...
+        target = make_folders(root, PurePosixPath(rel.parent.as_posix()), submission.problems) / rel.name
+        if os.path.lexists(target):
+            if stat.S_ISREG(os.lstat(target).st_mode):
                 target.unlink()  # the student's copy of course data is replaced by ours
-            if not target.parent.exists():  # files below the folder, e.g. MNIST/raw/ for torchvision
-                target.parent.mkdir(parents=True)
-                for part in target.relative_to(folder).parents:
-                    os.chmod(folder / part, 0o755)
-            origin = heads.head_of(source / name, placement.head) if placement.head else source / name
-            if origin.is_dir():  # an ImageFolder split: the whole tree, file by file
-                if target.exists():
-                    shutil.rmtree(target)
-                shutil.copytree(origin, target, copy_function=_link_or_copy)
-                _fix_tree_modes(target)
-                continue
-            _link_or_copy(origin, target)
-            os.chmod(target, 0o644)
+            else:
+                submission.move_aside(target, f"the grader puts the course's {name} there")
+        origin = heads.head_of(source / name, placement.head) if placement.head else source / name
+        if origin.is_dir():  # an ImageFolder split: the whole tree, file by file
+            shutil.copytree(origin, target, copy_function=_link_or_copy)
+            _fix_tree_modes(target)
+            continue
+        _link_or_copy(origin, target)
+        os.chmod(target, 0o644)
 
 
 def _link_or_copy(origin, target) -> None:

@@ -4,6 +4,9 @@
 top-level ``score``/``execution_time``/``output``/``tests``, each test with ``name``, ``number``
 (the question id), ``score``, ``max_score``, ``output`` and ``visibility``. Manual questions are not
 tests there (a TA grades them in Gradescope); they are listed under ``extra_data.manual``.
+
+Every string that can come from a submission (file names, notes, feedback, intake problems) goes
+through :mod:`.text` here, so none of it can forge a table row or a line of our own.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import json
 from pathlib import Path
 
 from ..grading import GradeReport, QuestionResult
+from .text import markdown, visible
 
 VISIBILITY = {"public": "visible", "hidden": "after_published"}
 
@@ -26,16 +30,16 @@ def results_json(report: GradeReport) -> dict:
         if q.manual:
             continue
         test = {"name": f"{q.id} {q.title}", "number": q.id, "score": q.score, "max_score": q.auto_max,
-                "output": "\n".join(q.notes + (q.feedback or ["All checks passed."])),
+                "output": "\n".join(map(visible, q.notes + (q.feedback or ["All checks passed."]))),
                 "visibility": VISIBILITY[q.visibility], "tags": _tags(q)}
         tests.append(test)
     manual = [{"number": q.id, "name": q.title, "max_score": q.points, "extra_credit": q.extra_credit,
-               "notes": q.ta_notes, "figures": [rel for _, rel in attachment_paths(q)]}
+               "notes": [visible(n) for n in q.ta_notes], "figures": [rel for _, rel in attachment_paths(q)]}
               for q in report.questions if q.manual]
     return {
         "score": report.score,
         "execution_time": report.provenance.get("timing", {}).get("total_s"),
-        "output": summary_line(report) + ("\n" + "\n".join(report.intake_problems) if report.intake_problems else ""),
+        "output": "\n".join([summary_line(report), *map(visible, report.intake_problems)]),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
@@ -57,9 +61,9 @@ def summary_line(report: GradeReport) -> str:
 
 def report_markdown(report: GradeReport) -> str:
     r, p = report.rubric, report.provenance
-    lines = [f"# {r.title}", "", f"Submission: `{report.submission}`  ", summary_line(report), ""]
+    lines = [f"# {r.title}", "", f"Submission: {markdown(report.submission)}  ", summary_line(report), ""]
     if report.intake_problems:
-        lines += ["## About the submission", ""] + [f"* {m}" for m in report.intake_problems] + [""]
+        lines += ["## About the submission", ""] + [f"* {markdown(m)}" for m in report.intake_problems] + [""]
     lines += ["## Questions", "", "| question | score | time | result |", "|---|---:|---:|---|"]
     for q in report.questions:
         if q.manual:
@@ -75,14 +79,14 @@ def report_markdown(report: GradeReport) -> str:
         if q.manual or not (q.feedback or q.notes):
             continue
         lines += [f"### {q.id} {q.title} ({_fmt(q.score)} / {_fmt(q.auto_max)})", ""]
-        lines += [f"* {msg}" for msg in q.notes + q.feedback] + [""]
+        lines += [f"* {markdown(msg)}" for msg in q.notes + q.feedback] + [""]
     ta = [q for q in report.questions if q.ta_notes or q.attachments]
     if ta:
         lines += ["## For the TA", ""]
         for q in ta:
             lines += [f"### {q.id} {q.title} ({_fmt(q.points)} points)", ""]
-            lines += [f"* {note}" for note in q.ta_notes] + [""]
-            lines += [f"![{a.caption}]({path})  " for a, path in attachment_paths(q)] + [""]
+            lines += [f"* {markdown(note)}" for note in q.ta_notes] + [""]
+            lines += [f"![{markdown(a.caption)}]({path})  " for a, path in attachment_paths(q)] + [""]
     if report.notebooks:
         lines += notebook_sections(report)
     sandbox = p.get("sandbox", {})
@@ -107,22 +111,19 @@ def notebook_sections(report: GradeReport) -> list[str]:
     """Each executed notebook for the TA: its cells' status, what failed and why, and its figures."""
     lines = ["## Notebooks", ""]
     for run in report.notebooks:
-        lines += [f"### {run.path}", "",
+        lines += [f"### {markdown(run.path)}", "",
                   f"{run.summary()} (kernel start and stop {run.overhead_seconds:.2f} s). "
-                  f"Executed copy: `{notebook_copy_path(run)}`." + (f" **{run.problem}.**" if run.problem else ""), ""]
+                  f"Executed copy: {markdown(notebook_copy_path(run))}."
+                  + (f" **{markdown(run.problem)}.**" if run.problem else ""), ""]
         if run.failures:
             lines += ["| cell | status | time | error | first line |", "|---|---|---:|---|---|"]
             for c in run.failures:
                 first = next((line for line in c.source.splitlines() if line.strip()), "").strip()[:60]
                 error = c.error.splitlines()[0][:160] if c.error else ""
-                lines.append(f"| {c.number} | {c.status} | {c.seconds:.1f} s | {_cell_text(error)} | `{_cell_text(first)}` |")
+                lines.append(f"| {c.number} | {c.status} | {c.seconds:.1f} s | {markdown(error)} | {markdown(first)} |")
             lines.append("")
-        lines += [f"![{a.caption}]({path})  " for a, path in notebook_figure_paths(run)] + [""]
+        lines += [f"![{markdown(a.caption)}]({path})  " for a, path in notebook_figure_paths(run)] + [""]
     return lines
-
-
-def _cell_text(text: str) -> str:
-    return text.replace("|", "\\|").replace("`", "'")
 
 
 def notebook_copy_path(run) -> str:
