@@ -17,9 +17,11 @@ import tempfile
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__
 from .intake import IntakeError, find, stage
+from .report.text import markup
 from .kit import KitError
 from .rubric.schema import RubricError, find_specs, load
 from .sandbox.layers import SandboxUnavailable, detect
@@ -139,9 +141,9 @@ def batch_command(args, console: Console) -> int:
                   f"{result.seconds:.1f} s")
     for row in result.rows:
         if row.summary.get("status") == "error":
-            console.print(f"[red]error[/red] {row.student.id}: {row.summary.get('message')}")
+            console.print(f"[red]error[/red] {markup(row.student.id)}: {markup(str(row.summary.get('message')))}")
     for note in result.notes:
-        console.print(f"[yellow]note[/yellow] {note}")
+        console.print(f"[yellow]note[/yellow] {markup(note)}")
     for name, path in result.paths.items():
         console.print(f"{name}: {path}")
     return 1 if result.errors else 0
@@ -323,14 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     command = command if command in COMMANDS else None
     args = build_parser(command).parse_args(argv)
-    console = Console()
+    console = Console(soft_wrap=True)  # a message is one line, whatever the terminal's width
     handlers = {"validate": validate_command, "demo": demo_command, "layers": layers_command,
                 "data": data_command, "fixtures": fixtures_command, "kit": kit_command,
                 "check": check_command, "batch": batch_command}
     try:
         return handlers.get(command, grade_command)(args, console)
     except (RubricError, IntakeError, SandboxUnavailable, KitError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")  # ours, several lines; names quoted by intake
         return 2
 
 

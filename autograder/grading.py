@@ -434,7 +434,7 @@ def unscored(question: Question, why: str) -> QuestionResult:
     auto = [c for c in question.checks if not kind_of(c).ta_graded]
     if auto:
         result.checks.append(CheckResult("not graded", "none", sum(c.weight for c in auto),
-                                         [Outcome(0.0, f"not graded: {why}")]))
+                                         [Outcome(0.0, why)]))
     if by_ta:
         result.checks.append(CheckResult("graded by a TA", "manual", sum(c.weight for c in by_ta),
                                          [Outcome(0.0, "", pending=True)]))

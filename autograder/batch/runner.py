@@ -70,9 +70,11 @@ def run_batch(submissions: Path, spec: Path, out: Path | None = None, jobs: int 
               id_pattern: str | None = None, times: Path | None = None, force: bool = False,
               scheduler: str | None = None, sandboxed: bool = True, only: list[str] | None = None,
               similarity_threshold: float | None = 0.5, console: Console | None = None,
-              progress: bool = True, student_timeout: float | None = None) -> BatchResult:
+              progress: bool = True, student_timeout: float | None = None,
+              job: Callable = grade_student) -> BatchResult:
     """Grade every student in ``submissions`` (see the module docstring); ``student_timeout``
-    seconds (default: from the rubric's grade ceiling, :func:`time_limit`) stops one student."""
+    seconds (default: from the rubric's grade ceiling, :func:`time_limit`) stops one student.
+    ``job`` grades one student (an importable function with ``grade_student``'s signature)."""
     started = time.perf_counter()
     spec = Path(spec).resolve()
     rubric = load(spec)
@@ -86,7 +88,7 @@ def run_batch(submissions: Path, spec: Path, out: Path | None = None, jobs: int 
     grade = grade_on_cluster if scheduler else grade_locally
     target = scheduler if scheduler else (jobs or os.cpu_count() or 1)
     for task, summary in grade(tasks, spec, rubric.digest, sandboxed, only, target, console, progress,
-                               timeout=limit):
+                               job=job, timeout=limit):
         record(task, rubric.digest, only, summary)
         summaries[task.student.id] = summary
     time_of = read_times(Path(times)) if times else {}

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..rubric import expr
-from ..rubric.probe import Expression, InputSpec, Steps, draw_inputs, modules_used
+from ..rubric.probe import Expression, InputSpec, Steps, draw_inputs, modules_used, names_used
 from ..worker.protocol import ObservedError
 from .base import Attachment, Outcome, ProbeCheck, ProbeParams, failed_reply, with_notes
 
@@ -134,16 +134,18 @@ class Evaluate(ProbeCheck):
     def reference_request(self, params, case, student, ctx):
         if params.then is None or not student.ok or not isinstance(student.value, dict):
             return None
+        texts = params.then.steps + list(params.then.observe.values())
+        wanted = names_used(texts)  # only what the reference's steps read travels to it
         try:
-            observed = conform(student.value, params.then)
+            observed = conform({k: v for k, v in student.value.items() if k in wanted}, params.then)
         except Rejected as exc:
             case.extra["rejected"] = str(exc)
             return None
         header = {"op": "run", "scenario": {"steps": params.then.steps, "observe": params.then.observe}}
-        texts = params.then.steps + list(params.then.observe.values())
         trusted = draw_inputs(params.then.inputs, case.dims, ctx.rng_for(params, 20_000))
         case.extra["trusted"] = trusted
-        return header, {**case.inputs, **observed, **trusted}, modules_used(texts, set(ctx.rubric.files))
+        inputs = {k: v for k, v in case.inputs.items() if k in wanted}
+        return header, {**inputs, **observed, **trusted}, modules_used(texts, set(ctx.rubric.files))
 
     def judge(self, params, case, student, reference, ctx):
         if not student.ok:

@@ -21,12 +21,17 @@ GENERATOR_KINDS = ("normal", "uniform", "onehot", "simplex", "randint", "value",
                    "distinct_rows", "text", "dataset", "image", "json_field")
 
 
-def modules_used(texts: list[str], known_modules: set[str]) -> list[str]:
-    """Which of the rubric's files these statements refer to (so the worker loads just those)."""
+def names_used(texts: list[str]) -> set[str]:
+    """Every name these statements or expressions mention."""
     used = set()
     for text in texts:
         used |= {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
-    return sorted(used & known_modules)
+    return used
+
+
+def modules_used(texts: list[str], known_modules: set[str]) -> list[str]:
+    """Which of the rubric's files these statements refer to (so the worker loads just those)."""
+    return sorted(names_used(texts) & known_modules)
 
 
 ALLOWED_NODES = (ast.Module, ast.Expression, ast.Assign, ast.Expr, ast.Call, ast.Name, ast.Attribute,
