@@ -307,6 +307,9 @@ class Grader:
         prov["checks_not_run"] = [f"{r.id} {line}" for r in results for line in r.not_run]
         notes = submission.problems + [f"required file {m} was not found in the submission"
                                        for m in submission.missing]
+        notes += [f"the code opened {asked!r}, which is not there; it was given the course's {given}"
+                  for asked, given in sorted(runners.redirects.items())]
+        prov["paths_redirected"] = dict(sorted(runners.redirects.items()))
         return GradeReport(self.rubric, str(source), results, prov, notes, notebooks=runners.runs)
 
     def _grade_question(self, qi: int, question: Question, ctx: GradingContext,
@@ -452,12 +455,15 @@ class Runners:
         self.scratch = scratch  # the grader's own folder for this submission (kernels' sockets)
         self.sessions: dict[str, NotebookSession] = {}
         self.imports: dict[str, str] = {}  # module -> where the student's code imported it
+        self.redirects: dict[str, str] = {}  # a missing path the code opened -> the provided file it got
 
     def request(self, names: list[str], header: dict, value=None, **budgets) -> Reply:
         """One probe where it runs (worker or notebook); the imports it saw are kept for the policy."""
         reply = self.for_names(names).request(header, value, **budgets)
         for module, where in reply.imports.items():
             self.imports.setdefault(module, where)
+        for asked, given in reply.redirects.items():
+            self.redirects.setdefault(asked, given)
         return reply
 
     def for_names(self, names: list[str]):

@@ -7,6 +7,7 @@ rest stays with the judge) are made once per grader, in a folder the grader owns
 """
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .intake import Submission, make_folders
+from .worker.paths import MANIFEST
 
 
 class HeadCache:
@@ -76,25 +78,40 @@ def provide_data(submission: Submission, rubric, heads: HeadCache) -> None:
         return
     from . import data
 
+    placed: list[str] = []
     for placement in rubric.data:
         anchor = submission.files.get(placement.next_to)
         if anchor is None or (placement.optional and data.resolve(placement.dataset, make=False) is None):
             continue
         try:
-            _place(submission, rubric, placement, heads, anchor)
+            placed += _place(submission, rubric, placement, heads, anchor)
         except OSError as exc:
             submission.problems.append(f"the course's {', '.join(placement.files)} could not be put next to "
                                        f"{anchor.name}: {exc.strerror or exc}")
+    write_manifest(submission.root, placed)
 
 
-def _place(submission: Submission, rubric, placement, heads: HeadCache, anchor: Path) -> None:
+def write_manifest(root: Path, placed: list[str]) -> None:
+    """What the course provides, for the worker's path tolerance (``worker/paths.py``): each file,
+    and each folder with a trailing slash. A student's file of that name is replaced."""
+    manifest = root / MANIFEST
+    if os.path.lexists(manifest):
+        os.unlink(manifest)
+    manifest.write_text(json.dumps(sorted(set(placed))))
+    os.chmod(manifest, 0o644)
+
+
+def _place(submission: Submission, rubric, placement, heads: HeadCache, anchor: Path) -> list[str]:
+    """Place one entry's files; return what was placed (relative paths, folders ending in /)."""
     from . import data
 
     root = submission.root
-    # lexically, never through a link; a folder outside the submission becomes its data/
+    # lexically, never through a link; a folder outside the submission (a flat zip's ../data)
+    # becomes the folder of that name in its root
     folder = Path(os.path.normpath(anchor.parent / placement.into))
-    if not folder.is_relative_to(root):
-        folder = root / "data"
+    if not folder.is_relative_to(root) or folder == root:
+        folder = root / (PurePosixPath(placement.into).name or "data")
+    placed = [folder.relative_to(root).as_posix() + "/"]
     source = (rubric.path(placement.fixture) if placement.fixture
               else data.resolve(placement.dataset).folder)
     for name in placement.files:
@@ -109,9 +126,12 @@ def _place(submission: Submission, rubric, placement, heads: HeadCache, anchor: 
         if origin.is_dir():  # an ImageFolder split: the whole tree, file by file
             shutil.copytree(origin, target, copy_function=_link_or_copy)
             _fix_tree_modes(target)
+            placed.append(rel.as_posix() + "/")
             continue
         _link_or_copy(origin, target)
         os.chmod(target, 0o644)
+        placed.append(rel.as_posix())
+    return placed
 
 
 def _link_or_copy(origin, target) -> None:

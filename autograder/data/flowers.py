@@ -19,6 +19,8 @@ CLASSES = ["bluebell", "buttercup", "coltsfoot", "cowslip", "crocus", "daffodil"
            "fritillary", "iris", "lilyvalley", "pansy", "snowdrop", "sunflower", "tigerlily", "tulip",
            "windflower"]
 SPLITS = {"train": 40, "val": 20, "test": 20}
+JUDGE = "oxford-flowers17-judge"  # the judge split, beside the handout's folder (never placed)
+JUDGE_PER_CLASS = 20
 SIZE = 128
 
 
@@ -69,10 +71,25 @@ def make(folder: Path, seed: int) -> dict:
                 number += 1
                 Image.fromarray(draw(traits, rng)).save(root / split / name / f"image_{c * 80 + number:04d}.jpg",
                                                         quality=90)
-    return {"classes": len(CLASSES), "per_class": SPLITS, "size": SIZE}
+    judge = np.random.default_rng([seed, 7])  # its own stream: the handout's splits do not depend on it
+    for c, name in enumerate(CLASSES):
+        (folder / JUDGE / name).mkdir(parents=True, exist_ok=True)
+        for k in range(JUDGE_PER_CLASS):
+            Image.fromarray(draw(species(c), judge)).save(folder / JUDGE / name / f"judge_{c:02d}_{k:03d}.jpg",
+                                                          quality=90)
+    return {"classes": len(CLASSES), "per_class": SPLITS | {"judge": JUDGE_PER_CLASS}, "size": SIZE}
+
+
+def judge_from_test(folder: Path) -> str:
+    """Real flowers17 without a judge split of its own: the test split stands in (students had it)."""
+    import shutil
+
+    shutil.copytree(folder / "oxford-flowers17" / "test", folder / JUDGE, dirs_exist_ok=True)
+    return "a copy of the test split: the students had these images"
 
 
 DATASET = register(Dataset(
     name="flowers17", folder="flowers17",
     files=[f"oxford-flowers17/{split}/{name}" for split in SPLITS for name in CLASSES],
-    description="flowers17 stand-in, 17 classes, ImageFolder layout (handout 004 Q7.2.1)", make=make))
+    description="flowers17 stand-in, 17 classes, ImageFolder layout (handout 004 Q7.2.1)", make=make,
+    judge_files=[f"{JUDGE}/{name}" for name in CLASSES], judge_from_test=judge_from_test))

@@ -5,6 +5,13 @@
 
 A dataset generated here carries a ``AUTOGRADE-SYNTHETIC.json`` marker (generator, seed, fonts),
 so reports can say which data a grade was computed on. Real files are never overwritten.
+
+Every dataset has the splits the handouts give students (placed in the sandbox, all of them: real
+scripts load each split at the top and stop if one is missing) and a **judge split** the students
+never had, which only the judge reads. A synthetic dataset draws its judge split from the same
+generator with its own random stream. Real data an instructor adds may bring its own judge files;
+without them the judge split is made from the test split, and every report says that the students
+had those images (``JUDGE-SOURCE.json``).
 """
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ from typing import Callable
 
 MARKER = "AUTOGRADE-SYNTHETIC.json"
 SOURCE = ".source.json"  # where a converted real copy came from
+JUDGE_SOURCE = "JUDGE-SOURCE.json"  # where the judge split of real data came from
 GENERATOR_VERSION = 1
 
 
@@ -39,6 +47,8 @@ class Dataset:
     make: Callable[[Path, int], dict]            # writes the synthetic version, returns marker info
     system: Callable[[Path], dict | None] | None = None  # converts a system copy, if there is one
     default_seed: int = 0
+    judge_files: list[str] = field(default_factory=list)  # the judge split: never placed in a sandbox
+    judge_from_test: Callable[[Path], str] | None = None  # real data without them: made from the test split
 
 
 @dataclass
@@ -48,6 +58,7 @@ class Found:
     origin: str                  # "real" or "synthetic"
     source: str                  # where it came from, in words
     files: list[Path] = field(default_factory=list)
+    judge: str = ""              # where its judge split came from, in words
 
     def all_files(self) -> list[Path]:
         """Every file, folders (ImageFolder classes) expanded."""
@@ -70,7 +81,8 @@ class Found:
         return h.hexdigest()
 
     def as_report(self) -> dict:
-        return {"dataset": self.name, "origin": self.origin, "source": self.source, "folder": str(self.folder)}
+        report = {"dataset": self.name, "origin": self.origin, "source": self.source, "folder": str(self.folder)}
+        return report | ({"judge_split": self.judge} if self.judge else {})
 
 
 DATASETS: dict[str, Dataset] = {}
@@ -89,10 +101,28 @@ def present(dataset: Dataset, root: Path) -> Found | None:
     marker = folder / MARKER
     if marker.exists():
         info = json.loads(marker.read_text())
-        return Found(dataset.name, folder, "synthetic", info.get("source", "generated"), paths)
+        if not all((folder / f).exists() for f in dataset.judge_files):
+            return None  # made by an older version, without its judge split: made again
+        judge = f"synthetic, its own random stream (seed {info.get('seed')})" if dataset.judge_files else ""
+        return Found(dataset.name, folder, "synthetic", info.get("source", "generated"), paths, judge)
     converted = folder / SOURCE
     source = json.loads(converted.read_text())["source"] if converted.exists() else f"files in {root}"
-    return Found(dataset.name, folder, "real", source, paths)
+    return Found(dataset.name, folder, "real", source, paths, judge_source(dataset, folder))
+
+
+def judge_source(dataset: Dataset, folder: Path) -> str:
+    """Where real data's judge split comes from: the instructor's own files, or (made here, once) the
+    test split, which the students had."""
+    if not dataset.judge_files:
+        return ""
+    note = folder / JUDGE_SOURCE
+    if all((folder / f).exists() for f in dataset.judge_files):
+        return json.loads(note.read_text())["source"] if note.exists() else "the instructor's own judge files"
+    if dataset.judge_from_test is None:
+        return "none"
+    text = dataset.judge_from_test(folder)
+    note.write_text(json.dumps({"source": text}))
+    return text
 
 
 def resolve(name: str, root: str | Path | None = None, make: bool = True, seed: int | None = None) -> Found | None:
@@ -133,9 +163,11 @@ def add(name: str, source: Path, root: str | Path | None = None) -> Found:
 
     dataset = DATASETS[name]
     folder = data_root(root) / dataset.folder
-    for rel in dataset.files:
+    for rel in dataset.files + dataset.judge_files:
         candidates = [source / rel, source / Path(rel).name]
         origin = next((c for c in candidates if c.exists()), None)
+        if origin is None and rel in dataset.judge_files:
+            continue  # made from the test split (see judge_source)
         if origin is None:
             raise FileNotFoundError(f"{name}: {rel} not found in {source}")
         target = folder / rel
@@ -145,6 +177,12 @@ def add(name: str, source: Path, root: str | Path | None = None) -> Found:
         else:
             shutil.copyfile(origin, target)
     (folder / SOURCE).write_text(json.dumps({"source": f"copied from {source}"}))
+    if all((source / f).exists() or (source / Path(f).name).exists() for f in dataset.judge_files):
+        (folder / JUDGE_SOURCE).write_text(json.dumps({"source": f"the instructor's judge files, from {source}"}))
+    else:
+        (folder / JUDGE_SOURCE).unlink(missing_ok=True)
+        for rel in dataset.judge_files:
+            (folder / rel).unlink(missing_ok=True)  # made again from this copy's test split
     return present(dataset, data_root(root))
 
 

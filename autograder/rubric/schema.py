@@ -249,6 +249,11 @@ class Rubric(BaseModel):
         for placement in self.data:
             if placement.next_to not in self.files:
                 raise ValueError(f"data.next_to {placement.next_to!r} is not a key of files")
+            judged = DATASETS[placement.dataset].judge_files if placement.dataset else []
+            leaked = [f for f in placement.files for j in judged if f == j or f.startswith(j.rstrip("/") + "/")
+                      or j.startswith(f.rstrip("/") + "/")]
+            if leaked:
+                raise ValueError(f"data places {leaked}: the judge's own split never goes into a sandbox")
         modules = set(self.files)
         for q in self.questions:
             for check in q.checks:

@@ -37,6 +37,7 @@ class Reply:
     seconds: float = 0.0
     notes: list = field(default_factory=list)  # e.g. a script that stopped early with an exception
     imports: dict = field(default_factory=dict)  # top-level module -> where the student's code imported it
+    redirects: dict = field(default_factory=dict)  # a missing path the code opened -> the provided file given
 
     @property
     def ok(self) -> bool:
@@ -67,11 +68,17 @@ def answer_of(head: dict, value, seconds: float = 0.0) -> Reply:
     here, so a forged header can neither break the grader nor fill a report."""
     taken = _number(head.get("seconds"), seconds)
     notes = [_clean_error(n) for n in head.get("notes", [])[:MAX_NOTES]] if isinstance(head.get("notes"), list) else []
-    imports = head.get("imports")
-    imports = {str(k)[:100]: str(v)[:200] for k, v in list(imports.items())[:200]} if isinstance(imports, dict) else {}
+    records = {key: _clean_record(head.get(key)) for key in ("imports", "redirects")}
     if head.get("ok") is True:
-        return Reply("ok", value=value, seconds=taken, notes=notes, imports=imports)
-    return Reply("error", error=_clean_error(head.get("error")), seconds=taken, notes=notes, imports=imports)
+        return Reply("ok", value=value, seconds=taken, notes=notes, **records)
+    return Reply("error", error=_clean_error(head.get("error")), seconds=taken, notes=notes, **records)
+
+
+def _clean_record(raw, limit: int = 200) -> dict[str, str]:
+    """A name -> text record from the worker (imports seen, paths redirected): strings, cut short."""
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k)[:300]: str(v)[:300] for k, v in list(raw.items())[:limit]}
 
 
 MAX_NOTES = 5

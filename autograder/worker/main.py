@@ -21,7 +21,7 @@ import time
 import traceback
 import types
 
-from . import figures, imports, protocol, scenario, shims, watch
+from . import figures, imports, paths, protocol, scenario, shims, watch
 
 
 class Worker:
@@ -138,6 +138,7 @@ class Worker:
             reply["notes"] = notes
         reply["seconds"] = time.perf_counter() - started
         reply["imports"] = imports.record()
+        reply["redirects"] = paths.record()
         try:
             protocol.write_frame(self.resp_fd, reply, result)
         except (TypeError, ValueError) as exc:  # an observation that is not data after all
@@ -252,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
 
     worker = Worker(args.source, args.resp_fd)
     imports.install(worker.workdir)
+    paths.install(worker.workdir)
     worker.event({"event": "ready", "pid": os.getpid()})
     while True:
         try:
