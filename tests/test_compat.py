@@ -507,3 +507,18 @@ def test_a_q4_with_multichannel_earns_full_marks_and_the_report_lists_the_bridge
     assert ("* compatibility: skimage.restoration.denoise_bilateral(multichannel=True) ran as channel_axis=-1 "
             "(removed in scikit-image 0.20, python/q4.py:") in markdown
     assert "estimate_sigma(multichannel=True) ran as channel_axis=-1" in results_json(report)["output"]
+
+
+@requires_sandbox
+def test_a_notebook_reports_the_bridges_its_cells_used(tmp_path):
+    """Notebooks run in a sandboxed kernel that serves probes with the worker's own code: a cell's
+    ``np.float`` is bridged and reported like a script's."""
+    from autograder.grading import Grader
+    from test_notebooks import write_course
+
+    spec = write_course(tmp_path, ["import numpy as np", "def f(x):\n    return (2 * x).astype(np.float)"])
+    with Grader(spec) as grader:
+        report = grader.grade(tmp_path / "student", only={"Q1"})
+    assert report.question("Q1").score == 1.0, report.question("Q1").feedback
+    assert [(c["shim"], c["old"], c["where"]) for c in report.compat] == [
+        ("numpy-builtin-aliases", "numpy.float", "a notebook cell:2")]
