@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..worker import protocol
+from ..worker.compat import ENTRIES
 from . import launch, seccomp
 from .cgroups import WorkerCgroups
 from ..tempdirs import private_dir, remove
@@ -37,6 +38,7 @@ class Reply:
     seconds: float = 0.0
     notes: list = field(default_factory=list)  # e.g. a script that stopped early with an exception
     imports: dict = field(default_factory=dict)  # top-level module -> where the student's code imported it
+    compat: list = field(default_factory=list)   # old library APIs bridged for the student (worker/compat.py)
 
     @property
     def ok(self) -> bool:
@@ -69,9 +71,28 @@ def answer_of(head: dict, value, seconds: float = 0.0) -> Reply:
     notes = [_clean_error(n) for n in head.get("notes", [])[:MAX_NOTES]] if isinstance(head.get("notes"), list) else []
     imports = head.get("imports")
     imports = {str(k)[:100]: str(v)[:200] for k, v in list(imports.items())[:200]} if isinstance(imports, dict) else {}
+    compat = _clean_compat(head.get("compat"))
     if head.get("ok") is True:
-        return Reply("ok", value=value, seconds=taken, notes=notes, imports=imports)
-    return Reply("error", error=_clean_error(head.get("error")), seconds=taken, notes=notes, imports=imports)
+        return Reply("ok", value=value, seconds=taken, notes=notes, imports=imports, compat=compat)
+    return Reply("error", error=_clean_error(head.get("error")), seconds=taken, notes=notes, imports=imports,
+                 compat=compat)
+
+
+MAX_COMPAT = 100
+
+
+def _clean_compat(raw) -> list[dict]:
+    """The bridges that fired, as the worker says: records of a known table entry only, four
+    strings each, cut short (the report builds its sentence from our table, not from the worker)."""
+    if not isinstance(raw, list):
+        return []
+    clean = []
+    for record in raw:
+        if len(clean) == MAX_COMPAT:
+            break
+        if isinstance(record, dict) and record.get("shim") in ENTRIES:
+            clean.append({key: str(record.get(key) or "")[:200] for key in ("shim", "old", "new", "where")})
+    return clean
 
 
 MAX_NOTES = 5

@@ -21,7 +21,7 @@ import time
 import traceback
 import types
 
-from . import figures, imports, protocol, scenario, shims, watch
+from . import compat, figures, imports, protocol, scenario, shims, watch
 
 
 class Worker:
@@ -138,6 +138,7 @@ class Worker:
             reply["notes"] = notes
         reply["seconds"] = time.perf_counter() - started
         reply["imports"] = imports.record()
+        reply["compat"] = compat.record()  # the old library APIs bridged so far (compat.py)
         try:
             protocol.write_frame(self.resp_fd, reply, result)
         except (TypeError, ValueError) as exc:  # an observation that is not data after all
