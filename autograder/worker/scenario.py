@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from . import figures, models, watch
+from . import arrays, figures, models, updates, watch
 from .protocol import ObservedError
 
 def load_pickle(path: str):
@@ -213,7 +213,7 @@ SAFE_BUILTINS = {
     "int": int, "abs": abs, "min": min, "max": max, "sum": sum, "sorted": sorted, "zip": zip,
     "enumerate": enumerate, "isinstance": isinstance, "None": None, "True": True, "False": False,
     "watched": watch.record_of, "figures_drawn": figures.summaries_of,
-    **models.BUILTINS,
+    **models.BUILTINS, **arrays.BUILTINS, **updates.BUILTINS,
 }
 
 
