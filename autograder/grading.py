@@ -27,7 +27,7 @@ from .provenance import provenance
 from .rubric.schema import Question, Rubric, load
 from .sandbox.cgroups import sweep_stale as sweep_stale_cgroups
 from .sandbox.layers import detect
-from .sandbox.process import Reply, WorkerProcess
+from .sandbox.process import MAX_COMPAT, Reply, WorkerProcess
 from .tempdirs import private_dir, remove, sweep_stale
 
 
@@ -126,6 +126,11 @@ class GradeReport:
     intake_problems: list[str] = field(default_factory=list)
     fatal: str = ""
     notebooks: list[NotebookRun] = field(default_factory=list)
+
+    @property
+    def compat(self) -> list[dict]:
+        """The old library APIs the student's code called, each bridged once (worker/compat.py)."""
+        return self.provenance.get("compat", [])
 
     @property
     def score(self) -> float:
@@ -305,6 +310,7 @@ class Grader:
                                        for run in runners.runs}
         prov["student_output_tail"] = student_log[-4000:]
         prov["checks_not_run"] = [f"{r.id} {line}" for r in results for line in r.not_run]
+        prov["compat"] = runners.compat
         notes = submission.problems + [f"required file {m} was not found in the submission"
                                        for m in submission.missing]
         notes += [f"the code opened {asked!r}, which is not there; it was given the course's {given}"
@@ -456,14 +462,18 @@ class Runners:
         self.sessions: dict[str, NotebookSession] = {}
         self.imports: dict[str, str] = {}  # module -> where the student's code imported it
         self.redirects: dict[str, str] = {}  # a missing path the code opened -> the provided file it got
+        self.compat: list[dict] = []       # old library APIs bridged, in the order they first fired
 
     def request(self, names: list[str], header: dict, value=None, **budgets) -> Reply:
-        """One probe where it runs (worker or notebook); the imports it saw are kept for the policy."""
+        """One probe where it runs (worker or notebook); the imports it saw are kept for the policy,
+        the bridged old APIs for the report."""
         reply = self.for_names(names).request(header, value, **budgets)
         for module, where in reply.imports.items():
             self.imports.setdefault(module, where)
         for asked, given in reply.redirects.items():
             self.redirects.setdefault(asked, given)
+        seen = {(c["shim"], c["old"]) for c in self.compat}
+        self.compat += [c for c in reply.compat if (c["shim"], c["old"]) not in seen][:MAX_COMPAT - len(self.compat)]
         return reply
 
     def for_names(self, names: list[str]):

@@ -186,6 +186,9 @@ def test_monkeypatched_numpy_comparisons_do_not_help(grader, make_submission):
     report = grader.grade(make_submission({"softmax": wrong_softmax}, prelude=prelude))
     assert report.question("Q2.2.2").score == 0
     assert "wrong values" in feedback(report, "Q2.2.2")
+    # the grader's own helpers (ref_softmax, ref_forward) run in the same patched process and still
+    # give Q2.2.1 and Q2.3.1 their marks
+    assert report.question("Q2.2.1").score == 4 and report.question("Q2.3.1").score == 7
 
 
 def test_fake_results_and_printed_scores_change_nothing(tmp_path, make_submission):
@@ -229,7 +232,10 @@ def test_wrong_return_values_are_explained(grader, make_submission, code, words)
     report = grader.grade(make_submission({"softmax": code}))
     assert report.question("Q2.2.2").score == 0
     assert words in feedback(report, "Q2.2.2")
-    assert report.question("Q2.1.2").score == 1 and report.question("Q2.2.3").score == 3
+    # forward's check runs with the grader's own softmax: Q2.2.1 keeps its marks (it lost the
+    # "forward with another activation" check when that called the student's softmax); run_q2.py
+    # runs the student's softmax and stops or trains nothing
+    assert_only_lost(report, {"Q2.2.2"} | SCRIPT)
 
 
 def test_lists_of_the_right_numbers_are_accepted(grader, make_submission):
@@ -244,6 +250,9 @@ def test_hard_coded_answers_fail_on_randomised_inputs(grader, make_submission):
     code = "def sigmoid(x):\n    return np.full(np.shape(x), 0.5)\n"
     report = grader.grade(make_submission({"sigmoid": code}))
     assert report.question("Q2.2.1").score < 4
+    # backwards is checked on a cache the grader's own forward pass fills: Q2.3.1 keeps its marks
+    # (it lost them when the cache came from the student's forward and sigmoid)
+    assert_only_lost(report, {"Q2.2.1"} | SCRIPT)
 
 
 def test_a_script_that_stops_early_says_why(make_submission):

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from ..grading import GradeReport, QuestionResult
+from ..worker.compat import sentence as compat_sentence
 from .text import markdown, visible
 
 VISIBILITY = {"public": "visible", "hidden": "after_published"}
@@ -39,12 +40,18 @@ def results_json(report: GradeReport) -> dict:
     return {
         "score": report.score,
         "execution_time": report.provenance.get("timing", {}).get("total_s"),
-        "output": "\n".join([summary_line(report), *map(visible, report.intake_problems)]),
+        "output": "\n".join([summary_line(report), *map(visible, report.intake_problems + compat_lines(report))]),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
         "extra_data": {"manual": manual, "provenance": report.provenance},
     }
+
+
+def compat_lines(report: GradeReport) -> list[str]:
+    """One line per old library API the student's code called and the grader bridged (the old call
+    and where it came from were reported by the sandbox: escaped like any student text)."""
+    return [compat_sentence(c) for c in report.compat]
 
 
 def _tags(q: QuestionResult) -> list[str]:
@@ -62,8 +69,9 @@ def summary_line(report: GradeReport) -> str:
 def report_markdown(report: GradeReport) -> str:
     r, p = report.rubric, report.provenance
     lines = [f"# {r.title}", "", f"Submission: {markdown(report.submission)}  ", summary_line(report), ""]
-    if report.intake_problems:
-        lines += ["## About the submission", ""] + [f"* {markdown(m)}" for m in report.intake_problems] + [""]
+    about = report.intake_problems + compat_lines(report)
+    if about:
+        lines += ["## About the submission", ""] + [f"* {markdown(m)}" for m in about] + [""]
     lines += ["## Questions", "", "| question | score | time | result |", "|---|---:|---:|---|"]
     for q in report.questions:
         if q.manual:

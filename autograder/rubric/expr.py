@@ -360,13 +360,195 @@ def yes_no(answer) -> float:
     return 1.0 if word in YES else 0.0 if word in NO else math.nan
 
 
+# ---- behaviour of numpy hand-ins: threshold networks, momentum updates, PCA projections ----------
+# (judged from what the work does, whatever its variables are called)
+
+
+def _dyadic(a) -> tuple[np.ndarray, np.ndarray]:
+    """Finite floats as exact integers: ``a == m * 2**e`` with int64 ``m`` (53 bits) and ``e``."""
+    fraction, exponent = np.frexp(np.asarray(a, dtype=float))
+    return (fraction * 2.0 ** 53).astype(np.int64), exponent.astype(np.int64) - 53
+
+
+def _exact_sign(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sign (-1, 0, 1) of ``X @ W.T + b`` computed exactly. Floats are binary fractions, so each
+    product is an integer times a power of two; the sums are done in Python integers (numpy object
+    arrays, one hidden unit at a time), where a tie is exactly 0 however the weights are scaled."""
+    mx, ex = _dyadic(X)
+    mw, ew = _dyadic(W)
+    mb, eb = _dyadic(b)
+    rows = len(X)
+    signs = np.empty((rows, len(W)), dtype=np.int8)
+    for i in range(len(W)):
+        mantissas = np.concatenate([mx.astype(object) * mw[i].astype(object),
+                                    np.full((rows, 1), int(mb[i]), dtype=object)], axis=1)
+        exponents = np.concatenate([ex + ew[i], np.full((rows, 1), eb[i])], axis=1)
+        total = np.left_shift(mantissas, (exponents - exponents.min()).astype(object)).sum(axis=1)
+        signs[:, i] = (total > 0).astype(np.int8) - (total < 0).astype(np.int8)
+    return signs
+
+
+def step_network(X, W1, b1, w2, b2) -> np.ndarray:
+    """Outputs (0 or 1 per row of ``X``) of a two-layer network of threshold units, sigma(z) = 1 for
+    z >= 0, with every pre-activation decided in exact arithmetic: floating point leaves +-1e-16
+    where the exact value is 0 (``W1 @ x`` with weights 3.5 and -3.5 on equal inputs), which would
+    judge a strict network as accepting ties. NaN everywhere when a weight is not finite."""
+    X = np.asarray(X, dtype=float)
+    W1 = np.asarray(W1, dtype=float)
+    b1, w2 = np.asarray(b1, dtype=float).reshape(-1), np.asarray(w2, dtype=float).reshape(-1)
+    b2 = np.asarray(b2, dtype=float).reshape(-1)
+    if X.ndim != 2 or W1.shape != (len(b1), X.shape[1]) or w2.shape != b1.shape or b2.shape != (1,):
+        raise ValueError(f"weights of shapes W1 {W1.shape}, b1 {b1.shape}, w2 {w2.shape}, b2 {b2.shape} "
+                         f"do not make a network on {X.shape[1]} inputs")
+    if not all(np.all(np.isfinite(a)) for a in (X, W1, b1, w2, b2)):
+        return np.full(len(X), math.nan)
+    hidden = (_exact_sign(X, W1, b1) >= 0).astype(float)
+    return (_exact_sign(hidden, w2.reshape(1, -1), b2)[:, 0] >= 0).astype(float)
+
+
+MOMENTUM_MIN_STATES = 5     # four updates: the first from zero accumulators, three to fit the rule
+MOMENTUM_FIT = 1e-3         # relative residual of the fitted rule (exact arithmetic leaves ~1e-10)
+MOMENTUM_CARRY = 0.1        # gamma below this is plain gradient descent
+MOMENTUM_FIRST_STEP = 1e-6  # 1 - cosine of the first update with the negative gradient
+MOMENTUM_MAX_STATES = 8
+MOMENTUM_MAX_VALUES = 1_000_000  # recorded values of one parameter judged at most (the fit's matrix
+                                 # holds states - 1 times as many)
+
+
+def _momentum_fit(values, grads) -> dict | None:
+    """Fit one parameter's recorded updates to the momentum rule.
+
+    ``values[k]`` is the parameter after k updates, ``grads[k]`` the gradient update k used. With
+    D_k = W_k - W_(k-1), the handout's M = gamma M - lr G; W = W + M (and its other common forms,
+    v = gamma v + G; W = W - lr v with a constant lr) gives D_k = gamma D_(k-1) - lr_k G_k for k >= 2,
+    and D_1 = -lr_1 G_1 when M starts at zero. gamma and each lr_k are fitted by least squares; the
+    relative residual says whether the rule holds at all. None when the parameter had no gradient."""
+    try:
+        V, G = np.asarray(values, dtype=float), np.asarray(grads, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if V.shape != G.shape or V.ndim < 2 or len(V) < MOMENTUM_MIN_STATES or V[0].size == 0:
+        return None
+    V, G = V[:MOMENTUM_MAX_STATES], G[:MOMENTUM_MAX_STATES]
+    if V.size > MOMENTUM_MAX_VALUES:
+        return None
+    states = len(V)
+    D = np.diff(V.reshape(states, -1), axis=0)
+    G = G.reshape(states, -1)[1:]
+    if not (np.all(np.isfinite(D)) and np.all(np.isfinite(G))) or not np.any(G):
+        return None
+    size = D.shape[1]
+    y = D[1:].ravel()
+    A = np.zeros((y.size, states - 1))
+    A[:, 0] = D[:-1].ravel()
+    for k in range(1, states - 1):
+        A[(k - 1) * size:k * size, k] = -G[k]
+    scale = np.linalg.norm(A, axis=0)
+    scale[scale == 0] = 1.0
+    coef = np.linalg.lstsq(A / scale, y, rcond=None)[0] / scale
+    moved = float(np.linalg.norm(y))
+    residual = float(np.linalg.norm(y - A @ coef)) / moved if moved > 0 else math.inf
+    first = cosine(D[0], -G[0])
+    return {"gamma": float(coef[0]), "rates": coef[1:], "residual": residual,
+            "zero_start": bool(first >= 1 - MOMENTUM_FIRST_STEP)}
+
+
+def _momentum_fits(trace) -> list[dict]:
+    """Fits of every parameter of a ``parameter_updates(...)`` record that had gradients."""
+    try:
+        params = dict(dict(trace).get("params") or {})
+    except (TypeError, ValueError):
+        return []
+    fits = []
+    for record in list(params.values())[:64]:
+        try:
+            fit = _momentum_fit(record["values"], record["grads"])
+        except (KeyError, TypeError, IndexError, ValueError, np.linalg.LinAlgError):
+            fit = None
+        if fit is not None:
+            fits.append(fit)
+    return fits
+
+
+def _follows_rule(fit: dict) -> bool:
+    return fit["residual"] <= MOMENTUM_FIT and bool(np.all(fit["rates"] > 0))
+
+
+def momentum_share(trace) -> float:
+    """Share of a network's parameters (those with gradients) whose recorded updates are momentum
+    steps from zero-initialised accumulators: the rule D_k = gamma D_(k-1) - lr G_k holds with
+    gamma >= 0.1 and the first update is a plain gradient step. 0.0 when no updates were recorded.
+    Where the accumulators live (``params['m_W1']``, ``params['mW1']``, a dict of their own, globals,
+    locals) does not matter: only the parameters' movements are read."""
+    fits = _momentum_fits(trace)
+    good = [f for f in fits if _follows_rule(f) and f["gamma"] >= MOMENTUM_CARRY and f["zero_start"]]
+    return len(good) / len(fits) if fits else 0.0
+
+
+def momentum_gamma(trace) -> float:
+    """The momentum coefficient of the recorded updates: the median of gamma over the parameters
+    whose updates follow the rule (plain gradient descent: 0); nan when none does."""
+    gammas = [f["gamma"] for f in _momentum_fits(trace) if _follows_rule(f)]
+    return float(np.median(gammas)) if gammas else math.nan
+
+
+PROJECTION_MAX = 16   # candidate projections judged at most
+
+
+def _bases(found, side: int) -> list[np.ndarray]:
+    """Orthonormal (side, k) bases of the subspaces spanned by ``projections(...)`` candidates:
+    the judge re-derives them (SVD) rather than trusting the sandbox's orthonormality."""
+    bases = []
+    for candidate in list(found or [])[:PROJECTION_MAX]:
+        try:
+            B = np.asarray(candidate, dtype=float)
+        except (TypeError, ValueError):
+            continue
+        if B.ndim != 2 or side not in B.shape or not 0 < B.size <= side * side or not np.all(np.isfinite(B)):
+            continue
+        B = B if B.shape[0] == side else B.T
+        U, s, _ = np.linalg.svd(B, full_matrices=False)
+        k = int(np.sum(s > s[0] * 1e-8)) if s[0] > 0 else 0
+        if 0 < k < side:
+            bases.append(U[:, :k])
+    return bases
+
+
+def projection_dims(found, want, side=1024) -> float:
+    """The dimension (rank) of the projection found that is closest to ``want``; nan when none."""
+    dims = [b.shape[1] for b in _bases(found, int(side))]
+    return float(min(dims, key=lambda k: (abs(k - want), k))) if dims else math.nan
+
+
+def projection_psnr(found, x, train, most) -> float:
+    """Average PSNR (dB) of held-out images ``x`` reconstructed by the judge with each projection
+    found of at most ``most`` dimensions: the images' offset from the training mean projected and
+    the mean added back, or (a projection fitted to uncentred data) the images projected as they
+    are; clipped to [0, 1]. The best over projections and both ways; -inf when none is usable."""
+    x = flat(np.asarray(x, dtype=float))
+    mean = flat(np.asarray(train, dtype=float)).mean(axis=0)
+    best = -math.inf
+    for Q in _bases(found, x.shape[1]):
+        if Q.shape[1] > most:
+            continue
+        for offset in (mean, np.zeros_like(mean)):
+            recon = np.clip((x - offset) @ Q @ Q.T + offset, 0.0, 1.0)
+            best = max(best, psnr(x, recon))
+    return best
+
+
+NUMPY_BEHAVIOUR = {"step_network": step_network, "momentum_share": momentum_share,
+                   "momentum_gamma": momentum_gamma, "projection_dims": projection_dims,
+                   "projection_psnr": projection_psnr}
+
+
 FUNCTIONS = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "min": min, "max": max,
              "int": int, "float": float, "log10": math.log10, "mean": lambda a: float(np.mean(a)),
              "accuracy": accuracy, "relerr": relerr, "identical": identical, "box_recall": box_recall,
              "box_precision": box_precision, "bw_ok": bw_ok, "has_shape": has_shape, "psnr": psnr,
              "cosine": cosine, "rank": rank, "cer": cer, "ocr_error": ocr_error, "yes_no": yes_no, "count": count, "count_containing": count_containing, "count_figures": count_figures, "flat": flat, "pca_plane": pca_plane, "in_principal_plane": in_principal_plane, "closest_function": closest_function,
              "same_shapes": same_shapes, "includes_shapes": includes_shapes, "has_dim": has_dim,
-             "is_distribution": is_distribution, "all_finite": all_finite}
+             "is_distribution": is_distribution, "all_finite": all_finite, **NUMPY_BEHAVIOUR}
 ATTRIBUTES = {"shape", "size", "ndim"}
 BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
           ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow, ast.Mod: operator.mod}

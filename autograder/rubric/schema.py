@@ -134,7 +134,9 @@ class Budget(BaseModel):
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     allowed_imports: list[str] = Field(default_factory=list)
-    shims: list[Literal["numpy_aliases", "matplotlib_agg", "skimage_compare_psnr"]] = Field(default_factory=list)
+    shims: list[Literal["numpy_aliases", "matplotlib_agg", "skimage_compare_psnr"]] = Field(
+        default_factory=list, description="deprecated, accepted so older rubrics load: every entry of the "
+                                          "compatibility table (autograder/worker/compat.py) applies to every rubric")
     budget: Budget = Field(default_factory=Budget)
     limits: Limits = Field(default_factory=Limits)
     negative_total: bool = Field(False, description="let deductions take a grade below 0 (default: "

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..worker import protocol
+from ..worker.compat import ENTRIES
 from . import launch, seccomp
 from .cgroups import WorkerCgroups
 from ..tempdirs import private_dir, remove
@@ -38,6 +39,7 @@ class Reply:
     notes: list = field(default_factory=list)  # e.g. a script that stopped early with an exception
     imports: dict = field(default_factory=dict)  # top-level module -> where the student's code imported it
     redirects: dict = field(default_factory=dict)  # a missing path the code opened -> the provided file given
+    compat: list = field(default_factory=list)   # old library APIs bridged for the student (worker/compat.py)
 
     @property
     def ok(self) -> bool:
@@ -69,9 +71,11 @@ def answer_of(head: dict, value, seconds: float = 0.0) -> Reply:
     taken = _number(head.get("seconds"), seconds)
     notes = [_clean_error(n) for n in head.get("notes", [])[:MAX_NOTES]] if isinstance(head.get("notes"), list) else []
     records = {key: _clean_record(head.get(key)) for key in ("imports", "redirects")}
+    compat = _clean_compat(head.get("compat"))
     if head.get("ok") is True:
-        return Reply("ok", value=value, seconds=taken, notes=notes, **records)
-    return Reply("error", error=_clean_error(head.get("error")), seconds=taken, notes=notes, **records)
+        return Reply("ok", value=value, seconds=taken, notes=notes, compat=compat, **records)
+    return Reply("error", error=_clean_error(head.get("error")), seconds=taken, notes=notes, compat=compat,
+                 **records)
 
 
 def _clean_record(raw, limit: int = 200) -> dict[str, str]:
@@ -79,6 +83,23 @@ def _clean_record(raw, limit: int = 200) -> dict[str, str]:
     if not isinstance(raw, dict):
         return {}
     return {str(k)[:300]: str(v)[:300] for k, v in list(raw.items())[:limit]}
+
+
+MAX_COMPAT = 100
+
+
+def _clean_compat(raw) -> list[dict]:
+    """The bridges that fired, as the worker says: records of a known table entry only, four
+    strings each, cut short (the report builds its sentence from our table, not from the worker)."""
+    if not isinstance(raw, list):
+        return []
+    clean = []
+    for record in raw:
+        if len(clean) == MAX_COMPAT:
+            break
+        if isinstance(record, dict) and record.get("shim") in ENTRIES:
+            clean.append({key: str(record.get(key) or "")[:200] for key in ("shim", "old", "new", "where")})
+    return clean
 
 
 MAX_NOTES = 5

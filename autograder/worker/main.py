@@ -21,7 +21,7 @@ import time
 import traceback
 import types
 
-from . import figures, imports, paths, protocol, scenario, shims, watch
+from . import compat, figures, imports, paths, protocol, scenario, shims, watch
 
 
 class Worker:
@@ -139,6 +139,7 @@ class Worker:
         reply["seconds"] = time.perf_counter() - started
         reply["imports"] = imports.record()
         reply["redirects"] = paths.record()
+        reply["compat"] = compat.record()  # the old library APIs bridged so far (compat.py)
         try:
             protocol.write_frame(self.resp_fd, reply, result)
         except (TypeError, ValueError) as exc:  # an observation that is not data after all

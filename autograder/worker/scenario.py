@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from . import figures, models, watch
+from . import arrays, figures, models, updates, watch
 from .protocol import ObservedError
 
 def load_pickle(path: str):
@@ -130,13 +130,90 @@ def call(fn, /, *args, **kwargs):
     return fn(*args, **{k: v for k, v in kwargs.items() if k in named and k not in filled})
 
 
+# --------------------------------------------------------------------------------------------
+# trusted stand-ins: one bug costs one question. A probe of one function that needs another
+# (forward with a softmax, backwards with a filled cache) calls these, never the student's own
+# version of that other function, so a broken softmax is lost in the softmax question only.
+# They are the grader's code: the same in the sandbox and in the reference worker.
+
+
+def ref_sigmoid(x):
+    """The logistic function, without overflow for large |x|."""
+    x = np.asarray(x, dtype=float)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def ref_sigmoid_deriv(post_act):
+    """The sigmoid's derivative as a function of its output (the nn.py handouts' convention)."""
+    post_act = np.asarray(post_act, dtype=float)
+    return post_act * (1.0 - post_act)
+
+
+def ref_softmax(x):
+    """Softmax of each row, the row maximum subtracted first."""
+    x = np.asarray(x, dtype=float)
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def ref_forward(X, params, name="", activation=ref_sigmoid):
+    """One affine layer and its activation, ``post = activation(X @ W + b)``, leaving the cache
+    ``params['cache_' + name] = (X, pre_act, post_act)`` the nn.py handouts' ``backwards`` reads:
+    a check of the student's ``backwards`` then does not rest on the student's ``forward``."""
+    pre_act = np.asarray(X, dtype=float) @ params["W" + name] + params["b" + name]
+    post_act = activation(pre_act)
+    params["cache_" + name] = (X, pre_act, post_act)
+    return post_act
+
+
+def first_items(items, at_most: int):
+    """A returned collection as a list of at most ``at_most + 1`` items (one more than a right answer
+    can hold, so a check sees an excess), for any iterable a student may return: a list, a
+    generator, a ``zip``. Anything that cannot be iterated is returned as it is, for the judge to
+    name. Each item that is itself a generator or ``zip`` (a lazy pair) becomes a tuple."""
+    import itertools
+
+    if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
+        return items
+    out = list(itertools.islice(iter(items), max(int(at_most), 0) + 1))
+    return [tuple(itertools.islice(item, 3)) if _lazy(item) else item for item in out]
+
+
+def _lazy(item) -> bool:
+    return hasattr(item, "__next__") or type(item).__name__ in ("zip", "map")
+
+
+def batches_of_examples(batches, x, y):
+    """``batches`` unchanged when every row of every batch is an example of ``x`` with its label of
+    ``y``; ValueError otherwise. A shuffle check judges the order of examples: batches of zeros or
+    random rows hold no examples to order, and must not pass it."""
+    if not isinstance(batches, (list, tuple)) or not batches:
+        raise ValueError("no batches to read")
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    for i, batch in enumerate(batches):
+        try:
+            bx, by = (np.asarray(part, dtype=float) for part in batch)
+        except (TypeError, ValueError):
+            raise ValueError(f"batch {i} is not a (batch_x, batch_y) pair") from None
+        if bx.ndim != 2 or bx.shape[1:] != x.shape[1:] or by.shape[1:] != y.shape[1:] or len(bx) != len(by):
+            raise ValueError(f"batch {i} does not hold rows of x and y")
+        for row, label in zip(bx, by):
+            match = np.flatnonzero(np.all(np.isclose(x, row), axis=1))
+            if not len(match) or not np.allclose(y[match[0]], label):
+                raise ValueError(f"batch {i} holds a row that is not an example of x with its label")
+    return batches
+
+
 SAFE_BUILTINS = {
     "load_pickle": load_pickle, "printed": printed, "layer_names": layer_names, "call": call,
+    "ref_sigmoid": ref_sigmoid, "ref_sigmoid_deriv": ref_sigmoid_deriv, "ref_softmax": ref_softmax,
+    "ref_forward": ref_forward, "first_items": first_items, "batches_of_examples": batches_of_examples,
     "len": len, "range": range, "list": list, "tuple": tuple, "dict": dict, "float": float,
     "int": int, "abs": abs, "min": min, "max": max, "sum": sum, "sorted": sorted, "zip": zip,
     "enumerate": enumerate, "isinstance": isinstance, "None": None, "True": True, "False": False,
     "watched": watch.record_of, "figures_drawn": figures.summaries_of,
-    **models.BUILTINS,
+    **models.BUILTINS, **arrays.BUILTINS, **updates.BUILTINS,
 }
 
 

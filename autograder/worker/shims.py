@@ -1,45 +1,21 @@
-"""Compatibility shims for old starter code, applied in the worker before student code is imported.
+"""What the worker sets up before student code is imported: the compatibility table, always.
 
-A rubric lists the shims its course needs (``policy.shims``); each one makes a library call that
-the course's starter relied on work again on current libraries, without touching student files.
+Every entry of :mod:`.compat` applies to every rubric (a bridge fires only when the student's code
+calls the old API, and every firing is reported). The names rubrics once listed in
+``policy.shims`` are still accepted: ``numpy_aliases`` and ``skimage_compare_psnr`` are entries of
+the table now, and ``matplotlib_agg`` keeps ``plt.show()`` harmless where the environment does not
+already choose the Agg backend.
 """
 from __future__ import annotations
 
 import os
 
-from . import hooks
+from . import compat
+
+LEGACY_NAMES = ("numpy_aliases", "matplotlib_agg", "skimage_compare_psnr")
 
 
-def numpy_aliases() -> None:
-    """``np.float``/``np.int``/``np.bool`` were removed in NumPy 1.24; the CMU ``util.py`` uses them."""
-    import numpy as np
-
-    for name, alias in {"float": float, "int": int, "bool": bool, "object": object, "complex": complex}.items():
-        if name not in np.__dict__:
-            setattr(np, name, alias)
-
-
-def matplotlib_agg() -> None:
-    """Scripts call ``plt.show()`` in loops; a non-interactive backend makes that harmless."""
-    os.environ["MPLBACKEND"] = "Agg"
-
-
-def skimage_compare_psnr() -> None:
-    """``skimage.measure.compare_psnr`` was removed in scikit-image 0.19; alias the new function
-    when the student's code imports ``skimage.measure`` (importing it here would cost every worker
-    half a second)."""
-    def alias(measure) -> None:
-        if not hasattr(measure, "compare_psnr"):
-            import skimage.metrics
-
-            measure.compare_psnr = skimage.metrics.peak_signal_noise_ratio
-
-    hooks.after_import("skimage.measure", alias)
-
-
-SHIMS = {f.__name__: f for f in (numpy_aliases, matplotlib_agg, skimage_compare_psnr)}
-
-
-def apply(names: list[str]) -> None:
-    for name in names:
-        SHIMS[name]()
+def apply(names: list[str] = ()) -> None:
+    compat.install()
+    if "matplotlib_agg" in names:
+        os.environ["MPLBACKEND"] = "Agg"
