@@ -541,6 +541,113 @@ NUMPY_BEHAVIOUR = {"step_network": step_network, "momentum_share": momentum_shar
                    "momentum_gamma": momentum_gamma, "projection_dims": projection_dims,
                    "projection_psnr": projection_psnr}
 
+# ---- behaviour of PyTorch training: credit that needs a model which learned, and searches counted by
+# their training runs (the observations come from the sandbox's autograder.worker.instances)
+
+
+class Untrained(ValueError):
+    """A value that earns nothing because the model it describes did not learn."""
+
+
+def counted_if(value, measure, floor, what="held-out score"):
+    """``value`` when ``measure`` (a held-out accuracy, a reconstruction gain, a step count) reaches
+    ``floor``; else the threshold earns nothing, and says why. The layers of a network that never
+    learned are no work: ``counted_if(convolutions, max(accuracy(p, y), accuracy(pt, y)), 0.2)``."""
+    measure, floor = float(measure), float(floor)
+    if not measure >= floor:  # NaN too
+        raise Untrained(f"{what} {measure:.3g} is below {floor:g}: credited only for a model that learned")
+    return value
+
+
+def gain_over_mean(recon, truth) -> float:
+    """How much better than the mean image a reconstruction is: 1 - MSE(recon) / MSE(mean image),
+    over held-out rows (1 perfect, 0 no better than drawing every image as their mean, negative
+    worse); -inf for a shape slip or non-finite values."""
+    truth, recon = flat(np.asarray(truth, dtype=float)), np.asarray(recon, dtype=float)
+    if recon.size != truth.size or not np.isfinite(recon).all():
+        return -math.inf
+    recon = recon.reshape(truth.shape)
+    baseline = float(((truth - truth.mean(axis=0)) ** 2).mean())
+    return 1.0 - float(((recon - truth) ** 2).mean()) / baseline if baseline > 0 else -math.inf
+
+
+def _runs(runs) -> list[dict]:
+    """Training runs as the sandbox reported them (``training_runs(...)``), malformed entries dropped."""
+    out = []
+    for r in list(runs)[:100_000]:
+        try:
+            out.append({"created": float(r["created"]), "calls": float(r["calls"]), "first": float(r["first"]),
+                        "last": float(r["last"]), "rows": [int(v) for v in list(r.get("rows", []))[:64]],
+                        "during": [str(v) for v in list(r.get("during", []))[:16]]})
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return out
+
+
+def _search_runs(runs, name) -> tuple[list[dict], bool]:
+    """The training runs of a hyper-parameter search, and whether a function ``name`` bounds it.
+
+    The runs whose training calls happened while a function ``name`` ran (a module-level function,
+    a method, a nested one); when no such run exists (the loop over settings is written in
+    ``__main__``, or the function only picks the best), the runs that ended before the final
+    network's training began, the final network being the run trained longest (ties: the first)."""
+    runs = _runs(runs)
+    inside = [r for r in runs if str(name) in r["during"]]
+    if inside or not runs:
+        return inside, bool(inside)
+    final = min(runs, key=lambda r: (-r["calls"], r["created"]))
+    return [r for r in runs if r["last"] < final["first"]], False
+
+
+def search_settings(runs, optimizers, name) -> int:
+    """How many settings a search trained: its distinct training runs (models whose parameters
+    changed, by hand or by an optimizer: :func:`_search_runs`), or, inside a function ``name``,
+    the optimizers that stepped there when that is more (one model re-initialised per setting)."""
+    search, bound = _search_runs(runs, name)
+    stepped = 0
+    if bound:
+        for o in list(optimizers)[:100_000]:
+            try:
+                stepped += int(str(name) in [str(v) for v in o["during"]] and float(o["steps"]) > 0)
+            except (KeyError, TypeError, ValueError):
+                continue
+    return max(len(search), stepped)
+
+
+def search_test_files(runs, opens, files, name) -> int:
+    """Test files read during the search (1 when no search was found): those opened while the
+    function ``name`` ran (``files``, from ``watched(...)``), or, for a search without one, those
+    opened (``opens``: ``[[file, time], ...]``) between its first and last training call."""
+    search, bound = _search_runs(runs, name)
+    if not search:
+        return 1
+    if bound:
+        return count_containing(files, "test")
+    start, end = min(r["first"] for r in search), max(r["last"] for r in search)
+    hits = 0
+    for entry in list(opens)[:100_000]:
+        try:
+            file, when = entry
+            hits += int("test" in str(file) and start <= float(when) <= end)
+        except (TypeError, ValueError):
+            continue
+    return hits
+
+
+def search_test_arrays(runs, arg_rows, name, rows) -> int:
+    """How often the search saw the test split (1 when no search was found): a search run called on
+    an input of the test split's row count, and (with a function ``name``) arguments of that count
+    handed to it (``arg_rows``, from ``watched(...)``)."""
+    search, bound = _search_runs(runs, name)
+    if not search:
+        return 1
+    seen = sum(1 for r in search if int(rows) in r["rows"])
+    return seen + (count(arg_rows, int(rows)) if bound else 0)
+
+
+BEHAVIOUR_METRICS = {"counted_if": counted_if, "gain_over_mean": gain_over_mean, "search_settings": search_settings,
+                     "search_test_files": search_test_files, "search_test_arrays": search_test_arrays}
+
 
 FUNCTIONS = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "min": min, "max": max,
              "int": int, "float": float, "log10": math.log10, "mean": lambda a: float(np.mean(a)),
@@ -548,7 +655,7 @@ FUNCTIONS = {"sqrt": math.sqrt, "log": math.log, "exp": math.exp, "abs": abs, "m
              "box_precision": box_precision, "bw_ok": bw_ok, "has_shape": has_shape, "psnr": psnr,
              "cosine": cosine, "rank": rank, "cer": cer, "ocr_error": ocr_error, "yes_no": yes_no, "count": count, "count_containing": count_containing, "count_figures": count_figures, "flat": flat, "pca_plane": pca_plane, "in_principal_plane": in_principal_plane, "closest_function": closest_function,
              "same_shapes": same_shapes, "includes_shapes": includes_shapes, "has_dim": has_dim,
-             "is_distribution": is_distribution, "all_finite": all_finite, **NUMPY_BEHAVIOUR}
+             "is_distribution": is_distribution, "all_finite": all_finite, **NUMPY_BEHAVIOUR, **BEHAVIOUR_METRICS}
 ATTRIBUTES = {"shape", "size", "ndim"}
 BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
           ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow, ast.Mod: operator.mod}

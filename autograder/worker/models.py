@@ -1,78 +1,168 @@
 """Probe builtins for a student's PyTorch model: find it, run it on held-out images, count it.
 
-Students name their networks freely (``model``, ``net``, ``cnn``, ``Net()`` assigned to anything)
-and feed them images either flat (N, 784) or as (N, 1, 28, 28). The probe finds the trained
-``nn.Module`` among a script's or notebook's globals and adapts the input layout the way the
-student's own training loop must have; the judge, outside, turns the returned scores into an
-accuracy against labels the sandbox never sees. torch is imported lazily: numpy-only rubrics never
-pay for it.
+Students name their networks freely (``model``, ``net``, ``cnn``, ``Net()`` assigned to anything),
+build them inside ``main()`` or a training function without any global name, and feed them images
+either flat (N, 784) or as (N, 1, 28, 28). The probe finds the trained ``nn.Module`` among a
+script's or notebook's globals *and* the modules it built while it ran (:mod:`.instances`), and
+adapts the input layout the way the student's own training loop must have; the judge, outside,
+turns the returned scores into an accuracy against labels the sandbox never sees. torch is imported
+lazily: numpy-only rubrics never pay for it.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import instances, watch
+
 PREFERRED_NAMES = ("model", "net", "network", "cnn", "classifier", "clf", "mlp")
+
+
+def _named(where, kind) -> dict:
+    items = where.items() if isinstance(where, dict) else vars(where).items()
+    return {k: v for k, v in items if isinstance(v, kind) and not k.startswith("_")}
 
 
 def _modules_in(where) -> dict:
     import torch
 
-    items = where.items() if isinstance(where, dict) else vars(where).items()
-    return {k: v for k, v in items if isinstance(v, torch.nn.Module) and not k.startswith("_")}
+    return _named(where, torch.nn.Module)
 
 
 def _contains(model, type_name: str) -> bool:
     return any(type(m).__name__ == type_name for m in model.modules())
 
 
-def find_model(where, *names: str, like: str | None = None, unlike: str | None = None):
-    """The model among ``where``'s globals: the first of ``names`` that is an ``nn.Module``, else a
-    conventional name (model, net, ...), else the one with the most parameters (the network, not
-    its loss function or a layer kept in a variable). ``like``/``unlike`` keep only models that do
-    (or do not) contain a module of that class, to tell two models of one script apart (a
-    fine-tuned ``SqueezeNet`` and a network trained from scratch)."""
-    found = {k: m for k, m in _modules_in(where).items()
-             if (like is None or _contains(m, like)) and (unlike is None or not _contains(m, unlike))}
-    for name in (*names, *PREFERRED_NAMES):
-        if name in found:
-            return found[name]
+def candidate_models(where) -> list[tuple[object, str | None]]:
+    """``(model, global name or None)`` for every model a script or notebook has: its global
+    modules and the modules it built or called while it ran, outermost only (a layer of a
+    candidate, or a loss function when there are networks, is not one)."""
+    pool: dict[int, list] = {}
+    for name, module in _modules_in(where).items():
+        pool.setdefault(id(module), [module, name])
+    for module in instances.models_of(instances.source_of(where)):
+        pool.setdefault(id(module), [module, None])
+    inner = set()
+    for module, _ in pool.values():
+        inner.update(id(sub) for sub in module.modules() if sub is not module)
+    outer = [(m, n) for m, n in pool.values() if id(m) not in inner]
+    with_parameters = [(m, n) for m, n in outer if param_count(m) > 0]
+    return with_parameters or outer
+
+
+def _shape_key(shape) -> tuple:
+    """A dense weight counts the same either way round ((in, out) for ``X.mm(W)``, (out, in) for nn.Linear)."""
+    shape = tuple(int(d) for d in shape)
+    return tuple(sorted(shape)) if len(shape) == 2 else shape
+
+
+def has_shapes(model, shapes) -> bool:
+    """Whether every shape of ``shapes`` is among the model's parameter shapes (each used once)."""
+    pool = [_shape_key(p.shape) for p in model.parameters()]
+    try:
+        for key in map(_shape_key, shapes):
+            pool.remove(key)
+    except ValueError:
+        return False
+    return True
+
+
+def _rank(entry) -> tuple:
+    """Trained first (its parameters changed), then the most training calls, then the first built
+    (handout order: 4.v's network before 4.vii's zero-initialised copy), a conventional name,
+    the most parameters."""
+    model, name = entry
+    seen = instances.facts(model)
+    created = seen["created"] if seen["created"] is not None else float("inf")
+    return (not seen["trained"], -seen["calls"], created, name not in PREFERRED_NAMES, -param_count(model))
+
+
+def find_model(where, *names: str, like: str | None = None, unlike: str | None = None,
+               params: int | list | None = None, shapes: list | None = None):
+    """The model a question is about, among ``where``'s globals and the models the script built
+    while it ran (:func:`candidate_models`).
+
+    ``like``/``unlike`` keep only models that do (or do not) contain a module of that class, to tell
+    two models of one script apart (a fine-tuned ``SqueezeNet`` and a network trained from scratch).
+    ``params`` (a count or a list of counts) and ``shapes`` (parameter shapes the model must include,
+    dense weights either way round) prefer the models that match: the 784-200-10 network of a
+    notebook whose last cells try other sizes. They are a preference, not a filter: with no match
+    the choice falls back to every model, and the question's own checks then say what is wrong.
+    Then the first of ``names`` that is a global model; else the ranking of :func:`_rank`: the
+    trained model, trained longest, built first."""
+    found = [(m, n) for m, n in candidate_models(where)
+             if (like is None or _contains(m, like)) and (unlike is None or not _contains(m, unlike))]
     if not found:
         which = f" containing a {like}" if like else f" without a {unlike}" if unlike else ""
-        raise LookupError(f"no torch.nn.Module{which} among the script's names; keep the trained model "
-                          "in a variable (e.g. model = Net())")
-    return max(found.values(), key=param_count)
+        raise LookupError(f"no torch.nn.Module{which} was built by the script (or kept among its names)")
+    counts = None if params is None else {int(c) for c in (params if isinstance(params, (list, tuple)) else [params])}
+    matching = [(m, n) for m, n in found
+                if (counts is None or param_count(m) in counts) and (shapes is None or has_shapes(m, shapes))]
+    found = matching or found
+    for wanted in names:
+        for model, name in found:
+            if name == wanted:
+                return model
+    return min(found, key=_rank)[0]
 
 
 def find_model_with(where, *functions: str):
-    """The largest model whose forward pass calls one of ``functions`` (a BatchNorm or Dropout
-    variant: ``find_model_with(script, 'batch_norm', 'dropout')``), tried on a flat 784 input."""
+    """The model (as :func:`find_model` ranks them) whose forward pass calls one of ``functions``
+    (a BatchNorm or Dropout variant: ``find_model_with(script, 'batch_norm', 'dropout')``), tried
+    on a flat 784 input."""
     probe = np.zeros((2, 784), dtype=np.float32)
     matches = []
-    for model in _modules_in(where).values():
+    for entry in candidate_models(where):
         try:
-            names = call_names(model, probe)
+            names = call_names(entry[0], probe)
         except Exception:  # noqa: BLE001 - a loss function, a layer, another input size
             continue
         if any(f in names for f in functions):
-            matches.append(model)
+            matches.append(entry)
     if not matches:
         raise LookupError(f"no model whose forward pass calls {' or '.join(functions)}")
-    return max(matches, key=param_count)
+    return min(matches, key=_rank)[0]
+
+
+class LoaderFacts:
+    """A DataLoader the script built and dropped (inside ``main()``), as far as probes ask: its
+    length in batches and its dataset's length."""
+
+    def __init__(self, examples: int, batches: int):
+        self.dataset = range(int(examples))
+        self.batches = int(batches)
+
+    def __len__(self) -> int:
+        return self.batches
 
 
 def find_loader(where, *names: str):
-    """The training ``DataLoader`` among ``where``'s globals: named first, else the one over the
-    largest dataset; ``len(loader)`` is then the number of batches in an epoch."""
+    """The training ``DataLoader``: named first, else the one over the largest dataset among the
+    script's globals and the loaders it built while it ran (those it dropped as :class:`LoaderFacts`);
+    ``len(loader)`` is then the number of batches in an epoch."""
     from torch.utils.data import DataLoader
 
-    items = where.items() if isinstance(where, dict) else vars(where).items()
-    found = {k: v for k, v in items if isinstance(v, DataLoader) and not k.startswith("_")}
+    found = _named(where, DataLoader)
     for name in names:
         if name in found:
             return found[name]
-    if not found:
-        raise LookupError("no torch DataLoader among the script's names")
-    return max(found.values(), key=lambda loader: len(loader.dataset))
+    source = instances.source_of(where)
+    pool = list({id(v): v for v in [*found.values(), *instances.loaders_of(source)]}.values())
+    pool += [LoaderFacts(s["examples"], s["batches"]) for s in instances.loaders_of(source, live=False)]
+    if not pool:
+        raise LookupError("the script built no torch DataLoader")
+    return max(pool, key=lambda loader: len(loader.dataset))
+
+
+def training_runs(where) -> list[dict]:
+    """The distinct training runs while the script or notebook loaded (:func:`instances.runs_of`):
+    for counting the settings a search tried, wherever the loop over them is written."""
+    return instances.runs_of(instances.source_of(where))
+
+
+def stepped_optimizers(where) -> list[dict]:
+    """Every optimizer that took a step while the script loaded, dead ones included: type, steps,
+    the clock of its first and last step, the watched functions running when it first stepped."""
+    return instances.optimizers_of(instances.source_of(where), live=False)
 
 
 RATE_WORDS = ("lr", "eta", "learning", "rate", "schedule", "decay")
@@ -239,26 +329,41 @@ def call_names(model, x) -> list[str]:
 
 
 def find_optimizer(where, *names: str):
-    """The ``torch.optim.Optimizer`` among ``where``'s globals (named first, else the only one)."""
+    """The ``torch.optim.Optimizer`` a script trained with: named first, else the one that took the
+    most steps while the script ran, among its globals, the optimizers still alive and those it
+    dropped (ties: a conventional name, then the last built). A dropped one (built inside
+    ``main()``, or rebound by a later experiment) is given as its summary, a dict
+    :func:`optimizer_state` reads."""
     import torch
 
-    items = where.items() if isinstance(where, dict) else vars(where).items()
-    found = {k: v for k, v in items if isinstance(v, torch.optim.Optimizer) and not k.startswith("_")}
-    for name in (*names, "optimizer", "opt", "optim"):
+    found = _named(where, torch.optim.Optimizer)
+    for name in names:
         if name in found:
             return found[name]
-    if not found:
-        raise LookupError("no torch.optim optimizer among the script's (or notebook's) names")
-    return list(found.values())[-1]
+    source = instances.source_of(where)
+    pool = {id(v): (instances.optimizer_steps(v), k in ("optimizer", "opt", "optim"), v) for k, v in found.items()}
+    for opt in instances.optimizers_of(source):
+        pool.setdefault(id(opt), (instances.optimizer_steps(opt), False, opt))
+    candidates = list(pool.values())
+    alive = {instances.optimizer_serial(c[2]) for c in candidates}
+    candidates += [(int(s["steps"]), False, s) for s in instances.optimizers_of(source, live=False)
+                   if s["serial"] not in alive]
+    if not candidates:
+        raise LookupError("no torch.optim optimizer among the script's (or notebook's) names, and none took a step")
+    return max(enumerate(candidates), key=lambda t: (t[1][0], t[1][1], t[0]))[1][2]
 
 
 def optimizer_state(opt) -> dict:
     """What training left in an optimizer: its kind, current learning rate and steps taken (Adam
-    counts them per parameter; SGD keeps none, so ``steps`` is -1)."""
+    counts them per parameter; for one that keeps no count, SGD, the steps seen taken while the
+    script ran, else -1). Also reads the summary :func:`find_optimizer` gives for a dropped one."""
+    if isinstance(opt, dict):
+        return {"type": str(opt["type"]), "lr": float(opt["lr"]), "steps": float(opt["steps"])}
     steps = [float(s["step"]) for s in opt.state.values() if isinstance(s, dict) and "step" in s]
     group = opt.param_groups[0]
+    seen = instances.optimizer_steps(opt)
     return {"type": type(opt).__name__, "lr": float(group["lr"]),
-            "steps": max(steps) if steps else -1.0}
+            "steps": max(steps) if steps else float(seen) if seen else -1.0}
 
 
 EVAL_WORDS = ("test", "val", "eval")
@@ -271,8 +376,10 @@ def _is_transform(obj) -> bool:
 def eval_transforms(where) -> list:
     """The image transforms a script evaluates with, most telling first: those of its datasets and
     loaders over a val/test folder, then transforms named like test/val/eval (also in a dict such
-    as the fine-tuning tutorial's ``data_transforms['val']``), then any other transform."""
-    items = where.items() if isinstance(where, dict) else vars(where).items()
+    as the fine-tuning tutorial's ``data_transforms['val']``), then any other transform. Loaders the
+    script built without keeping them (inside ``main()``) count like its global ones."""
+    items = list(where.items() if isinstance(where, dict) else vars(where).items())
+    items += [(f"loader{i}", loader) for i, loader in enumerate(instances.loaders_of(instances.source_of(where)))]
     scored = []
     for name, obj in items:
         if name.startswith("_"):
@@ -326,4 +433,6 @@ BUILTINS = {"find_model": find_model, "param_count": param_count, "param_shapes"
             "predict": predict, "forward_calls": forward_calls, "call_names": call_names, "conv_settings": conv_settings,
             "find_optimizer": find_optimizer, "optimizer_state": optimizer_state,
             "find_model_with": find_model_with, "find_loader": find_loader, "rate_functions": rate_functions,
-            "count_layers": count_layers, "predict_images": predict_images}
+            "count_layers": count_layers, "predict_images": predict_images,
+            "training_runs": training_runs, "stepped_optimizers": stepped_optimizers,
+            "opened_files": watch.opened_files}

@@ -2,20 +2,29 @@
 they did (files opened, optimizers created).
 
 The rubric names the functions (``watch: [hyperparam_tuning, plotPath]``); the script's source is
-rewritten before it runs so that each top-level definition of such a name is wrapped right after it,
-which keeps line numbers and costs nothing elsewhere. What is recorded are facts for the judge (e.g.
-"no test file was opened and no argument had the test split's row count while the search ran", or
-the inner products of the trajectory ``plotPath`` was given, from which the judge computes its
-principal components); the judge decides what they mean.
+rewritten before it runs so that each definition of such a name is wrapped right after it, wherever
+it is: at module level, as a method (static and class methods too), nested in ``main()`` or under
+``if __name__ == '__main__':``. That keeps line numbers and costs nothing elsewhere. What is
+recorded are facts for the judge (e.g. "no test file was opened and no argument had the test
+split's row count while the search ran", or the inner products of the trajectory ``plotPath`` was
+given, from which the judge computes its principal components); the judge decides what they mean.
+
+Events share one clock (:func:`tick`) with :mod:`.instances` (models trained, optimizers stepped),
+and while a rubric watches functions every data file of the submission opened during a load is
+logged with its time (:func:`opened_files`): a search written as a loop in ``__main__`` has no
+function to watch, and the judge then places the file reads against the training runs instead.
 """
 from __future__ import annotations
 
 import ast
 import functools
+import itertools
 import os
 import sys
 
 import numpy as np
+
+from . import figures
 
 MAX_ITEMS = 200
 MAX_GRAM_ROWS = 500   # trajectories are sampled a few times per epoch
@@ -25,19 +34,53 @@ _active: list[str] = []
 _installed: list[bool] = []
 
 
+_clock = itertools.count(1)
+
+
+def tick() -> int:
+    """The next time on the clock every watched event shares (calls, training steps, files)."""
+    return next(_clock)
+
+
+def active() -> tuple[str, ...]:
+    """The watched functions running right now (outermost first, each once)."""
+    return tuple(dict.fromkeys(_active))
+
+
+def current_source() -> str | None:
+    """The rubric file key whose script or notebook is loading now; None while probes run."""
+    source = figures._source[0]  # figures.begin/end bracket every load, for scripts and notebooks alike
+    return None if source == "(probe)" else source
+
+
+BODIES = ("body", "orelse", "finalbody")
+
+
 def rewrite(tree: ast.Module, names: list[str]) -> ast.Module:
-    """After ``def name(...)`` at module level, add ``name = __autograde_watch__('name', name)``."""
-    body = []
-    for node in tree.body:
-        body.append(node)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
-            wrap = ast.parse(f"{node.name} = __autograde_watch__({node.name!r}, {node.name})").body[0]
-            body.append(ast.copy_location(wrap, node))
-    tree.body = body
+    """After each ``def name(...)`` of a watched name, wherever it is (module, class, function or
+    ``if``/``with``/``try`` bodies), add ``name = __autograde_watch__('name', name)``."""
+    _install()
+    for node in ast.walk(tree):
+        for field in BODIES:
+            body = getattr(node, field, None)
+            if not isinstance(body, list) or not body or not isinstance(body[0], ast.stmt):
+                continue
+            out = []
+            for stmt in body:
+                out.append(stmt)
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name in names:
+                    wrapper = ast.parse(f"{stmt.name} = __autograde_watch__({stmt.name!r}, {stmt.name})").body[0]
+                    out.append(ast.copy_location(wrapper, stmt))
+            setattr(node, field, out)
     return ast.fix_missing_locations(tree)
 
 
 def wrap(name: str, fn):
+    """``fn`` watched under ``name``; a static or class method stays one (its function is wrapped)."""
+    if isinstance(fn, (staticmethod, classmethod)):
+        return type(fn)(wrap(name, fn.__func__))
+    if not callable(fn):
+        return fn
     record = _records.setdefault(name, _empty())
     _install()
 
@@ -135,37 +178,69 @@ def _array(value):
 
 CODE_SUFFIXES = (".py", ".pyc", ".so")
 _roots: list[str] = []
+MAX_OPEN_NAMES = 200      # distinct data files logged per source
+MAX_OPEN_TIMES = 16       # times kept per file: the first ones and the last
+_opens: dict[str, dict[str, list[int]]] = {}
 
 
 def watch_files_under(root: str) -> None:
-    """Only files of the submission's own folder count (its data), not what libraries open."""
+    """Called once by the worker for the submission's folder: only its files count (its data), not
+    what libraries open. From then on the torch objects the submission builds are watched too, as
+    soon as it imports torch (:mod:`.instances`)."""
+    from . import hooks, instances
+
     _roots.append(os.path.abspath(root) + os.sep)
+    hooks.after_import("torch", instances.install)
+
+
+def opened_files(module) -> list[list]:
+    """``[[name, time], ...]``: the submission's data files the script (a module the probe names)
+    opened while it loaded, each with the clock's times (up to 16 per file)."""
+    source = getattr(module, figures.KEY, None)
+    if source is None and isinstance(module, dict):
+        source = module.get(figures.KEY)
+    return [[name, t] for name, times in _opens.get(source, {}).items() for t in times]
 
 
 def _on_open(event: str, args) -> None:
-    """Data files of the submission opened while a watched function runs."""
-    if event != "open" or not _active or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+    """Data files of the submission opened while a watched function runs, and every one opened
+    while a script or notebook loads (with its time)."""
+    if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+        return
+    source = current_source()
+    if not _active and source is None:
         return
     path = os.path.abspath(os.fsdecode(args[0]))
     if path.endswith(CODE_SUFFIXES) or not path.startswith(tuple(_roots)) or not os.path.isfile(path):
         return
-    for name in set(_active):
-        files = _records[name]["files"]
+    name = os.path.basename(path)
+    for watched_name in set(_active):
+        files = _records[watched_name]["files"]
         if len(files) < MAX_ITEMS:
-            files.append(os.path.basename(path))
+            files.append(name)
+    if source is not None:
+        log = _opens.setdefault(source, {})
+        if name in log or len(log) < MAX_OPEN_NAMES:
+            times = log.setdefault(name, [])
+            if len(times) >= MAX_OPEN_TIMES:
+                times.pop()  # keep the first ones and the latest
+            times.append(tick())
 
 
 def _install() -> None:
-    """Once per worker: an audit hook for opened files, and a count of optimizers created while a
-    watched function runs (each tried setting trains a fresh model with a fresh optimizer)."""
+    """Once per worker: an audit hook for opened files, and, once the script imports torch, a count
+    of optimizers created while a watched function runs (each tried setting trains a fresh model
+    with a fresh optimizer)."""
     if _installed:
         return
     _installed.append(True)
     sys.addaudithook(_on_open)
-    try:
-        import torch
-    except ImportError:
-        return
+    from . import hooks
+
+    hooks.after_import("torch", _count_optimizers)
+
+
+def _count_optimizers(torch) -> None:
     original = torch.optim.Optimizer.__init__
 
     def init(self, *args, **kwargs):
