@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import collections
+import contextlib
 import os
 import sys
 import types
@@ -53,10 +54,47 @@ def _cap_output(shell) -> None:
     """Send each cell's printout in small messages, and of each stream only the first
     ``CELL_OUTPUT_CHARS`` plus, when the cell ends, its last ``TAIL_CHARS`` with the count of what
     was left out: one huge ``print`` would otherwise travel as one message larger than the grader
-    accepts, and a flood would fill the kernel's memory on its way out."""
-    states = {}
+    accepts, and a flood would fill the kernel's memory on its way out.
+
+    IPython 9 wraps the streams' ``write`` around every cell to keep the cell's whole printout in
+    its history (``InteractiveShell._tee``), and puts back at the cell's end the ``write`` it found:
+    a flood would stay in the kernel's memory until the cgroup kills it, and a cap installed inside
+    a cell would be undone. Nothing here reads that history, so the tee is switched off, and the cap
+    is (re)installed before every cell."""
+    if hasattr(shell, "_tee"):
+        shell._tee = lambda channel: contextlib.nullcontext()
+    states = {name: {} for name in ("stdout", "stderr")}
+
+    def install():
+        for name, state in states.items():
+            stream = getattr(sys, name)
+            if getattr(stream.write, "_autograde_cap", None) is state:
+                continue
+            state.update(write=stream.write, flush=stream.flush)
+
+            def capped(text, state=state):
+                if not isinstance(text, str):
+                    return state["write"](text)
+                room = CELL_OUTPUT_CHARS - state["sent"]
+                kept, rest = text[:max(room, 0)], text[max(room, 0):]
+                for at in range(0, len(kept), WRITE_CHUNK):
+                    state["write"](kept[at:at + WRITE_CHUNK])
+                    if len(kept) > WRITE_CHUNK:
+                        state["flush"]()
+                state["sent"] += len(kept)
+                if rest:
+                    state["cut"] += len(rest)
+                    state["tail"].append(rest[-TAIL_CHARS:])
+                    state["tail_len"] += min(len(rest), TAIL_CHARS)
+                    while state["tail_len"] - len(state["tail"][0]) >= TAIL_CHARS:
+                        state["tail_len"] -= len(state["tail"].popleft())
+                return len(text)
+
+            capped._autograde_cap = state
+            stream.write = capped
 
     def reset(*_):
+        install()
         for state in states.values():
             state.update(sent=0, cut=0, tail=collections.deque(), tail_len=0)
 
@@ -69,29 +107,6 @@ def _cap_output(shell) -> None:
                     state["write"](tail[at:at + WRITE_CHUNK])
                 state["flush"]()
 
-    for name in ("stdout", "stderr"):
-        stream = getattr(sys, name)
-        state = states[name] = {"write": stream.write, "flush": stream.flush}
-
-        def capped(text, state=state):
-            if not isinstance(text, str):
-                return state["write"](text)
-            room = CELL_OUTPUT_CHARS - state["sent"]
-            kept, rest = text[:max(room, 0)], text[max(room, 0):]
-            for at in range(0, len(kept), WRITE_CHUNK):
-                state["write"](kept[at:at + WRITE_CHUNK])
-                if len(kept) > WRITE_CHUNK:
-                    state["flush"]()
-            state["sent"] += len(kept)
-            if rest:
-                state["cut"] += len(rest)
-                state["tail"].append(rest[-TAIL_CHARS:])
-                state["tail_len"] += min(len(rest), TAIL_CHARS)
-                while state["tail_len"] - len(state["tail"][0]) >= TAIL_CHARS:
-                    state["tail_len"] -= len(state["tail"].popleft())
-            return len(text)
-
-        stream.write = capped
     reset()
     shell.events.register("pre_run_cell", reset)
     shell.events.register("post_run_cell", flush_tail)
