@@ -1,0 +1,146 @@
+"""The course's own environment in the sandbox: every split a handout ships, a judge split of its
+own that no sandbox sees, and data paths forgiven when the course provides a file of that name."""
+from __future__ import annotations
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+import scipy.io
+
+from autograder import data
+from autograder.data import digits, flowers, idx, nist36
+from autograder.rubric.schema import load as load_rubric
+
+COURSE = """\
+assignment: env-test
+title: The course's layout
+reference: ref
+files:
+  run: {path: python/run_q3.py}
+data:
+  - {dataset: nist36, files: [nist36_train.mat, nist36_valid.mat, nist36_test.mat], next_to: run}
+questions:
+  - id: Q1
+    title: the script read every split
+    points: 1
+    checks:
+      - kind: evaluate
+        probe: {steps: [], observe: {sizes: "[run.n_train, run.n_valid, run.n_test]"}}
+        thresholds:
+          train: {value: "sizes[0]", label: training rows, at_least: 1}
+          test: {value: "sizes[2]", label: test rows, at_least: 1}
+"""
+
+# the handout's own lines (../data from python/), the homework root's data/, a Windows laptop's path
+SCRIPT = '''\
+import scipy.io
+train = scipy.io.loadmat('../data/nist36_train.mat')
+valid = scipy.io.loadmat('data/nist36_valid.mat')
+test = scipy.io.loadmat('C:\\\\Users\\\\me\\\\hw5\\\\data\\\\nist36_test.mat')
+n_train, n_valid, n_test = len(train['train_data']), len(valid['valid_data']), len(test['test_data'])
+'''
+
+
+def write_course(tmp_path, script: str = SCRIPT, course: str = COURSE):
+    for folder in ("ref", "student"):
+        (tmp_path / folder / "python").mkdir(parents=True)
+        (tmp_path / folder / "python" / "run_q3.py").write_text(script)
+    spec = tmp_path / "env.yaml"
+    spec.write_text(course)
+    return spec
+
+
+def test_a_script_that_loads_the_test_split_at_the_top_runs_and_wrong_paths_are_forgiven(tmp_path):
+    from autograder.grading import Grader
+
+    spec = write_course(tmp_path)
+    with Grader(spec) as grader:
+        report = grader.grade(tmp_path / "student")
+    assert report.question("Q1").score == 1, report.question("Q1").feedback
+    given = report.provenance["paths_redirected"]
+    assert given == {"data/nist36_valid.mat": "data/nist36_valid.mat",
+                     "C:\\Users\\me\\hw5\\data\\nist36_test.mat": "data/nist36_test.mat"}
+    assert any("which is not there; it was given the course's data/nist36_test.mat" in n for n in report.intake_problems)
+
+
+def test_a_path_to_a_file_the_course_does_not_provide_still_fails(tmp_path):
+    from autograder.grading import Grader
+
+    spec = write_course(tmp_path, SCRIPT.replace("data/nist36_valid.mat", "data/nist36_judge.mat")
+                        .replace("valid['valid_data']", "valid['judge_data']"))
+    with Grader(spec) as grader:
+        report = grader.grade(tmp_path / "student")
+    assert report.question("Q1").score == 0  # the judge split is never placed, whatever the path
+    assert "nist36_judge.mat" in " ".join(report.question("Q1").feedback)
+    assert not report.provenance["paths_redirected"].get("data/nist36_judge.mat")
+
+
+def test_a_rubric_cannot_place_a_judge_split(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(COURSE.replace("nist36_test.mat]", "nist36_test.mat, nist36_judge.mat]"))
+    (tmp_path / "ref" / "python").mkdir(parents=True)
+    (tmp_path / "ref" / "python" / "run_q3.py").write_text(SCRIPT)
+    with pytest.raises(Exception, match="judge"):
+        load_rubric(spec)
+
+
+@pytest.fixture(scope="module")
+def small_sets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    for name, maker in (("nist36", nist36.make), ("mnist", digits.make_mnist), ("flowers17", flowers.make)):
+        folder = root / data.DATASETS[name].folder
+        folder.mkdir()
+        info = maker(folder, 0, scale=0.05) if name != "flowers17" else maker(folder, 0)
+        (folder / data.registry.MARKER).write_text(json.dumps({"source": "test", "seed": 0, **(info or {})}))
+    return root
+
+
+def test_synthetic_sets_have_a_judge_split_apart_from_their_test_split(small_sets):
+    found = data.resolve("nist36", small_sets, make=False)
+    assert found.origin == "synthetic" and "own random stream" in found.judge
+    judge = scipy.io.loadmat(found.folder / "nist36_judge.mat")
+    test = scipy.io.loadmat(found.folder / "nist36_test.mat")
+    assert judge["judge_data"].shape[1] == 1024 and judge["judge_labels"].shape[1] == 36
+    assert set(judge["judge_labels"].argmax(1)) == set(range(36))
+    # no judge image is a test image
+    assert not (judge["judge_data"][:, None, :] == test["test_data"][None, :, :]).all(-1).any()
+    mnist = data.resolve("mnist", small_sets, make=False).folder
+    images, labels = (idx.read(mnist / f) for f in digits.MNIST_JUDGE)
+    t10k = idx.read(mnist / "MNIST/raw/t10k-images-idx3-ubyte")
+    assert len(images) == len(labels) and set(labels) == set(range(10))
+    assert labels[:10].tolist() != sorted(labels[:10].tolist()) or len(set(labels[:20])) > 1  # shuffled
+    assert not (images.reshape(len(images), 1, -1) == t10k.reshape(1, len(t10k), -1)).all(-1).any()
+    assert (data.resolve("flowers17", small_sets, make=False).folder / flowers.JUDGE).is_dir()
+
+
+def test_real_data_without_a_judge_split_uses_its_test_split_and_says_so(small_sets, tmp_path):
+    folder = tmp_path / data.DATASETS["nist36"].folder
+    folder.mkdir()
+    source = data.resolve("nist36", small_sets, make=False).folder
+    for name in ("nist36_train.mat", "nist36_valid.mat", "nist36_test.mat"):
+        (folder / name).write_bytes((source / name).read_bytes())
+    found = data.resolve("nist36", tmp_path, make=False)
+    assert found.origin == "real" and "students had" in found.judge
+    judge = scipy.io.loadmat(folder / "nist36_judge.mat")
+    test = scipy.io.loadmat(folder / "nist36_test.mat")
+    assert np.array_equal(judge["judge_data"], test["test_data"])
+    assert "students had" in json.loads((folder / data.registry.JUDGE_SOURCE).read_text())["source"]
+
+
+def test_every_rubric_judges_held_out_work_on_a_judge_split_never_placed():
+    """No `then:` or held-out probe reads a file the sandbox was given, and every split a handout
+    ships of NIST36 and MNIST is placed whole."""
+    from conftest import ROOT
+
+    for spec in sorted((ROOT / "specs").glob("*.yaml")):
+        rubric = load_rubric(spec)
+        for placement in rubric.data:
+            if placement.dataset in ("nist36", "mnist", "emnist-balanced", "flowers17"):
+                judged = set(data.DATASETS[placement.dataset].judge_files)
+                assert not judged & set(placement.files), (spec.name, placement.files)
+                assert not placement.head or placement.dataset != "nist36", spec.name
+        text = spec.read_text()
+        assert "nist36_test.mat, key: test_labels" not in text and "test.mat, key: test_labels" not in text, spec.name
+        assert "rows: [50000" not in text and "rows: [8000" not in text, spec.name
