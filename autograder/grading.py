@@ -27,7 +27,7 @@ from .provenance import provenance
 from .rubric.schema import Question, Rubric, load
 from .sandbox.cgroups import sweep_stale as sweep_stale_cgroups
 from .sandbox.layers import detect
-from .sandbox.process import MAX_COMPAT, Reply, WorkerProcess
+from .sandbox.process import MAX_CHAIN, MAX_COMPAT, Reply, WorkerProcess
 from .tempdirs import private_dir, remove, sweep_stale
 
 
@@ -277,7 +277,9 @@ class Grader:
         deferred = [(qi, q) for qi, q in selected if any(kind_of(c).deferred for c in q.checks)]
         order = [pair for pair in selected if pair not in deferred] + deferred
         ctx.observed_imports = runners.imports
-        grade_deadline = time.monotonic() + self.rubric.grade_ceiling_s
+        # scripts that chain may run their predecessors again (a fresh worker): once each, at most
+        grade_ceiling = self.rubric.grade_ceiling_s + sum(map(runners.script_time_s, runners.chained_before()))
+        grade_deadline = time.monotonic() + grade_ceiling
         results = []
         try:
             runners.launch_notebooks([q for _, q in selected])
@@ -285,9 +287,10 @@ class Grader:
                 for qi, question in order:
                     if time.monotonic() >= grade_deadline:
                         results.append(self._not_graded(question, f"the grade's time ceiling of "
-                                                                  f"{self.rubric.grade_ceiling_s:g} s ran out"))
+                                                                  f"{grade_ceiling:g} s ran out"))
                         continue
-                    ctx.deadline = min(grade_deadline, time.monotonic() + self.rubric.question_ceiling_s(question))
+                    ctx.deadline = min(grade_deadline, time.monotonic() + self.rubric.question_ceiling_s(question)
+                                       + runners.chain_time_s(question))
                     if question.isolated:
                         worker.kill()  # the next request starts a clean worker
                     results.append(self._grade_question(qi, question, ctx, runners))
@@ -316,6 +319,8 @@ class Grader:
         notes += [f"the code opened {asked!r}, which is not there; it was given the course's {given}"
                   for asked, given in sorted(runners.redirects.items())]
         prov["paths_redirected"] = dict(sorted(runners.redirects.items()))
+        notes += [chain_note(c, self.rubric) for c in runners.chain]
+        prov["chain"] = runners.chain
         return GradeReport(self.rubric, str(source), results, prov, notes, notebooks=runners.runs)
 
     def _grade_question(self, qi: int, question: Question, ctx: GradingContext,
@@ -463,18 +468,69 @@ class Runners:
         self.imports: dict[str, str] = {}  # module -> where the student's code imported it
         self.redirects: dict[str, str] = {}  # a missing path the code opened -> the provided file it got
         self.compat: list[dict] = []       # old library APIs bridged, in the order they first fired
+        self.chain: list[dict] = []        # files a chained script read: an earlier script's, or the hand-in's
 
     def request(self, names: list[str], header: dict, value=None, **budgets) -> Reply:
         """One probe where it runs (worker or notebook); the imports it saw are kept for the policy,
-        the bridged old APIs for the report."""
-        reply = self.for_names(names).request(header, value, **budgets)
+        the bridged old APIs and the chained files for the report.
+
+        A script that runs after others (``after:``, run_q4.py after run_q3.py) has them run first in
+        the same worker when this worker has not run them yet (a fresh worker, a grade of one
+        question), within their own time; one that failed in this grade is not run again, and the
+        files it would have written are the hand-in's own copies."""
+        runner = self.for_names(names)
+        before = self._predecessors(header.get("modules", {}), runner)
+        if before:
+            extra = sum(self.script_time_s(p) for p in before if not runner.has_loaded(p))
+            chained = dict(header, modules={**self.submission.module_paths(before, self.rubric.files),
+                                            **header["modules"]})
+            reply = runner.request(chained, value, **dict(budgets, import_time_s=budgets.get("import_time_s", 30.0) + extra))
+            if any(p in runner.fatal_imports for p in before):  # it failed here: go on without it
+                self._keep(reply)
+                reply = runner.request(header, value, **budgets)
+        else:
+            reply = runner.request(header, value, **budgets)
+        self._keep(reply)
+        return reply
+
+    def _keep(self, reply: Reply) -> None:
         for module, where in reply.imports.items():
             self.imports.setdefault(module, where)
         for asked, given in reply.redirects.items():
             self.redirects.setdefault(asked, given)
         seen = {(c["shim"], c["old"]) for c in self.compat}
         self.compat += [c for c in reply.compat if (c["shim"], c["old"]) not in seen][:MAX_COMPAT - len(self.compat)]
-        return reply
+        known = {(c["script"], c["file"]) for c in self.chain}
+        self.chain += [c for c in reply.chain if (c["script"], c["file"]) not in known][:MAX_CHAIN - len(self.chain)]
+
+    def _predecessors(self, modules: dict, runner, named_too: bool = False) -> list[str]:
+        """The scripts the named ones run after, transitively, in the rubric's order: those in the
+        submission, not named already (unless ``named_too``), and not failed in this worker's grade."""
+        if runner is not self.worker:
+            return []
+        wanted, todo = set(), [n for n in modules if n in self.rubric.files]
+        while todo:
+            for before in self.rubric.files[todo.pop()].after:
+                if before not in wanted:
+                    wanted.add(before)
+                    todo.append(before)
+        return [n for n in self.rubric.files if n in wanted and (named_too or n not in modules)
+                and n in self.submission.files and n not in runner.fatal_imports]
+
+    def chained_before(self) -> list[str]:
+        """Every script some other script of the submission runs after."""
+        return self._predecessors({n: {} for n in self.rubric.files}, self.worker, named_too=True)
+
+    def chain_time_s(self, question: Question) -> float:
+        """The time this question's scripts' predecessors may take to run first (none loaded yet)."""
+        before = self._predecessors({n: {} for n in probed_files(question, self.rubric)}, self.worker)
+        return sum(self.script_time_s(p) for p in before if not self.worker.has_loaded(p))
+
+    def script_time_s(self, name: str) -> float:
+        """A script's own time: the largest budget of the questions that run it."""
+        budget = self.rubric.policy.budget
+        return max([q.time_s or budget.time_s for q in self.rubric.questions if name in probed_files(q, self.rubric)]
+                   or [budget.time_s])
 
     def for_names(self, names: list[str]):
         notebooks = [n for n in names if self._is_notebook(n)]
@@ -509,6 +565,17 @@ class Runners:
         self.worker.close()
         for session in self.sessions.values():
             session.close()
+
+
+def chain_note(record: dict, rubric: Rubric) -> str:
+    """Which copy of a chained file a script used, in the words of the report."""
+    def path(key: str) -> str:
+        return rubric.files[key].path if key in rubric.files else key
+
+    if record["from"]:
+        return f"{path(record['script'])} read {record['file']}, written by {path(record['from'])} earlier in this grade"
+    before = " or ".join(path(a) for a in record["after"]) or "an earlier script"
+    return f"{path(record['script'])} read {record['file']} as handed in ({before} did not write one in this grade)"
 
 
 def probed_files(question: Question, rubric: Rubric) -> set[str]:

@@ -54,7 +54,8 @@ class Submission:
         """What the worker loads for these names: where each file is and whether it is a script."""
         return {n: {"path": str(self.files[n].relative_to(self.root)),
                     "as": file_specs[n].run_as_for(self.files[n].name),
-                    **({"watch": file_specs[n].watch} if getattr(file_specs[n], "watch", None) else {})}
+                    **({"watch": file_specs[n].watch} if getattr(file_specs[n], "watch", None) else {}),
+                    **({"after": file_specs[n].after} if getattr(file_specs[n], "after", None) else {})}
                 for n in names if n in self.files}
 
     def move_aside(self, path: Path, why: str) -> None:

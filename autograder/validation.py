@@ -4,7 +4,9 @@
 2. the reference solution earns full marks on every auto-graded question;
 3. the blank starter earns nothing, and the grader still ends cleanly;
 4. each mutant (a known-wrong edit of the reference, listed in the rubric's mutants file) loses
-   points on exactly the questions it names, and keeps full marks everywhere else. Long-running
+   points on exactly the questions it names, and keeps full marks everywhere else;
+5. each era variant (the reference rewritten as students of other years wrote it: old library APIs,
+   other paths and layouts, the rubric's variants file) earns full marks on the questions it names. Long-running
    questions (training scripts, whole pipelines) are re-graded only for the mutants that name them
    in ``loses``, ``may_lose`` or ``keeps``: the reference and the starter run them once, and one NIST36
    training or autoencoder run per mutant would make validation take half an hour.
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +41,27 @@ class Mutant(BaseModel):
                              description="long-running questions to grade too, which must keep full "
                                          "marks (a tolerated variant of a script; a question whose "
                                          "script needs another's output)")
+
+
+class Edit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: str = Field(description="path inside the reference solution")
+    find: str = Field(description="text that occurs exactly once in that file")
+    replace: str
+
+
+class Variant(BaseModel):
+    """The reference as a student of another year handed it in: every edit applied, then laid out
+    as ``layout`` says and zipped, as a TA receives it."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    why: str = Field("", description="the habits of the era it stands for")
+    layout: Literal["course", "flat", "nested"] = Field(
+        "course", description="course: the handout's folders; flat: every file at the zip's root; "
+                              "nested: the course's folders one level deeper")
+    edits: list[Edit] = Field(default_factory=list)
+    questions: list[str] = Field(description="questions it must earn full marks on")
 
 
 @dataclass
@@ -67,15 +92,49 @@ def load_mutants(rubric: Rubric) -> list[Mutant]:
     return [Mutant.model_validate(item) for item in data]
 
 
+def load_variants(rubric: Rubric) -> list[Variant]:
+    path = rubric.path(rubric.variants) if rubric.variants else None
+    if path is None:
+        return []
+    return [Variant.model_validate(item) for item in yaml.safe_load(path.read_text()) or []]
+
+
+def _edit(folder: Path, who: str, edit) -> None:
+    target = folder / edit.file
+    text = target.read_text()
+    count = text.count(edit.find)
+    if count != 1:
+        raise ValueError(f"{who}: {edit.find!r} occurs {count} times in {edit.file}")
+    target.write_text(text.replace(edit.find, edit.replace))
+
+
 def apply_mutant(reference: Path, mutant: Mutant, dest: Path) -> Path:
     shutil.copytree(reference, dest)
-    target = dest / mutant.file
-    text = target.read_text()
-    count = text.count(mutant.find)
-    if count != 1:
-        raise ValueError(f"mutant {mutant.name!r}: {mutant.find!r} occurs {count} times in {mutant.file}")
-    target.write_text(text.replace(mutant.find, mutant.replace))
+    _edit(dest, f"mutant {mutant.name!r}", mutant)
     return dest
+
+
+def make_variant(reference: Path, variant: Variant, dest: Path) -> Path:
+    """The variant as a zip in ``dest``: the reference copied (links resolved), edited, laid out."""
+    tree = dest / "tree"
+    shutil.copytree(reference, tree)
+    for edit in variant.edits:
+        _edit(tree, f"variant {variant.name!r}", edit)
+    files = sorted(p for p in tree.rglob("*") if p.is_file())
+    if variant.layout == "flat":
+        names = [p.name for p in files]
+        clash = sorted({n for n in names if names.count(n) > 1})
+        if clash:
+            raise ValueError(f"variant {variant.name!r}: a flat layout would merge {clash}")
+        entries = {p.name: p for p in files}
+    else:
+        top = "hw5-student/" if variant.layout == "nested" else ""
+        entries = {top + p.relative_to(tree).as_posix(): p for p in files}
+    archive = dest / "variant.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, path in entries.items():
+            zf.write(path, name)
+    return archive
 
 
 def auto_questions(report: GradeReport):
@@ -119,4 +178,20 @@ def validate(spec: str | Path, full: bool = True, mutant_names: list[str] | None
                                     + " | ".join(f"{q.id}: {'; '.join(q.feedback)[:200]}"
                                                  for q in auto_questions(report) if q.id in lost ^ wanted))
             result.add(f"mutant: {mutant.name}", ok, detail)
+
+        for variant in load_variants(rubric):
+            if mutant_names and variant.name not in mutant_names:
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                try:
+                    archive = make_variant(rubric.path(rubric.reference), variant, Path(tmp))
+                except ValueError as exc:
+                    result.add(f"variant: {variant.name}", False, str(exc))
+                    continue
+                report = grader.grade(archive, only=set(variant.questions))
+            short = [f"{q.id} {q.score:g}/{q.auto_max:g}: {'; '.join(q.feedback)[:300]}"
+                     for q in auto_questions(report) if q.id in variant.questions and q.score < q.auto_max]
+            unknown = sorted(set(variant.questions) - {q.id for q in report.questions})
+            result.add(f"variant: {variant.name}", not short and not unknown,
+                       "\n".join(short + ([f"unknown questions {unknown}"] if unknown else [])))
     return result

@@ -144,3 +144,78 @@ def test_every_rubric_judges_held_out_work_on_a_judge_split_never_placed():
         text = spec.read_text()
         assert "nist36_test.mat, key: test_labels" not in text and "test.mat, key: test_labels" not in text, spec.name
         assert "rows: [50000" not in text and "rows: [8000" not in text, spec.name
+
+
+CHAIN = """\
+assignment: chain-test
+title: Scripts that chain
+reference: ref
+files:
+  run_q3: {path: python/run_q3.py, run_as: script}
+  run_q4: {path: python/run_q4.py, run_as: script, after: [run_q3]}
+questions:
+  - id: Q3
+    title: training
+    points: 1
+    time_s: 5
+    checks:
+      - kind: evaluate
+        probe: {steps: [], observe: {w: run_q3.w}}
+        thresholds: {w: {value: "w", label: the weight, at_least: 1}}
+  - id: Q4
+    title: the weights, used
+    points: 1
+    checks:
+      - kind: evaluate
+        probe: {steps: [], observe: {total: run_q4.total}}
+        thresholds: {total: {value: "total", label: what run_q4 read, at_least: 7, zero_at: 0}}
+"""
+TRAIN = "import pickle\n{slow}w = 7.0\nwith open('q3_weights.pickle', 'wb') as fh:\n    pickle.dump({{'w': w}}, fh)\n"
+USE = "import pickle\ntotal = pickle.load(open('q3_weights.pickle', 'rb'))['w']\n"
+
+
+def write_chain(tmp_path, slow: str = "", handed_in: float | None = None):
+    import pickle
+
+    for folder in ("ref", "student"):
+        (tmp_path / folder / "python").mkdir(parents=True)
+        (tmp_path / folder / "python" / "run_q3.py").write_text(TRAIN.format(slow=slow if folder == "student" else ""))
+        (tmp_path / folder / "python" / "run_q4.py").write_text(USE)
+    if handed_in is not None:
+        (tmp_path / "student" / "python" / "q3_weights.pickle").write_bytes(pickle.dumps({"w": handed_in}))
+    spec = tmp_path / "chain.yaml"
+    spec.write_text(CHAIN)
+    return spec
+
+
+def test_a_later_script_reads_what_an_earlier_one_wrote_even_when_graded_alone(tmp_path):
+    from autograder.grading import Grader
+
+    spec = write_chain(tmp_path)
+    with Grader(spec) as grader:
+        alone = grader.grade(tmp_path / "student", only={"Q4"})
+        whole = grader.grade(tmp_path / "student")
+    for report in (alone, whole):
+        assert report.question("Q4").score == 1, report.question("Q4").feedback
+        assert "python/run_q4.py read python/q3_weights.pickle, written by python/run_q3.py earlier in this grade" \
+            in report.intake_problems
+    assert whole.question("Q3").score == 1
+
+
+def test_when_the_earlier_script_fails_the_handed_in_copy_is_used_and_the_report_says_so(tmp_path):
+    from autograder.grading import Grader
+
+    spec = write_chain(tmp_path, slow="import time\ntime.sleep(600)\n", handed_in=7.5)
+    with Grader(spec) as grader:
+        report = grader.grade(tmp_path / "student")
+    assert report.question("Q3").score == 0  # it timed out
+    assert report.question("Q4").score == 1, report.question("Q4").feedback
+    assert ("python/run_q4.py read python/q3_weights.pickle as handed in (python/run_q3.py did not write one "
+            "in this grade)") in report.intake_problems
+
+
+def test_after_must_name_other_files(tmp_path):
+    spec = write_chain(tmp_path)
+    spec.write_text(CHAIN.replace("after: [run_q3]", "after: [run_q9]"))
+    with pytest.raises(Exception, match="run_q9"):
+        load_rubric(spec)

@@ -94,7 +94,7 @@ class Restrictor:
                 self.out.notes.append(f"ships {spec.path}: a course file the rubric provides "
                                       "(it replaces the student's copy, as in the TA's grade)")
         rubric.reference = REPLIES_FOLDER
-        rubric.starter = rubric.mutants = None
+        rubric.starter = rubric.mutants = rubric.variants = None
         self.out.rubric = rubric
         return self.out
 

@@ -28,6 +28,12 @@ class FileSpec(BaseModel):
         "module", description="module: imported; script: run once as __main__, its globals observed; "
                               "notebook (any .ipynb): executed once in a sandboxed Jupyter kernel, "
                               "its global names observed")
+    after: list[str] = Field(default_factory=list,
+                             description="scripts (keys of files) that run before this one in the same "
+                                         "folder, as the course runs them: run_q4.py loads the "
+                                         "q3_weights.pickle run_q3.py writes. They run first when they "
+                                         "have not run yet; one that failed in this grade is not run "
+                                         "again, and its files are then the hand-in's own copies")
     provided: str | None = Field(None, description="a course file (path relative to the rubric) that "
                                                   "replaces the student's copy")
     also: list[str] = Field(default_factory=list,
@@ -222,6 +228,8 @@ class Rubric(BaseModel):
     reference: str = Field(description="folder of the reference solution, relative to this file")
     starter: str | None = Field(None, description="folder of the blank starter code")
     mutants: str | None = Field(None, description="YAML list of known-wrong variants of the reference")
+    variants: str | None = Field(None, description="YAML list of era variants: the reference as students of "
+                                                   "other years wrote it, which must earn full marks")
     identify: list[str] = Field(default_factory=list, description="file names that mark a submission")
     data: list[DataPlacement] = Field(default_factory=list,
                                       description="dataset files the sandbox may read (never held-out labels)")
@@ -248,6 +256,10 @@ class Rubric(BaseModel):
         unknown_data = sorted((set(self.datasets) | {d.dataset for d in self.data if d.dataset}) - set(DATASETS))
         if unknown_data:
             raise ValueError(f"unknown datasets {unknown_data}; known: {sorted(DATASETS)}")
+        for key, spec in self.files.items():
+            unknown_after = [a for a in spec.after if a not in self.files or a == key]
+            if unknown_after:
+                raise ValueError(f"files.{key}.after names {unknown_after}: not other keys of files")
         for placement in self.data:
             if placement.next_to not in self.files:
                 raise ValueError(f"data.next_to {placement.next_to!r} is not a key of files")

@@ -40,6 +40,7 @@ class Reply:
     imports: dict = field(default_factory=dict)  # top-level module -> where the student's code imported it
     redirects: dict = field(default_factory=dict)  # a missing path the code opened -> the provided file given
     compat: list = field(default_factory=list)   # old library APIs bridged for the student (worker/compat.py)
+    chain: list = field(default_factory=list)    # files a script read that an earlier one wrote, or the hand-in's
 
     @property
     def ok(self) -> bool:
@@ -72,10 +73,11 @@ def answer_of(head: dict, value, seconds: float = 0.0) -> Reply:
     notes = [_clean_error(n) for n in head.get("notes", [])[:MAX_NOTES]] if isinstance(head.get("notes"), list) else []
     records = {key: _clean_record(head.get(key)) for key in ("imports", "redirects")}
     compat = _clean_compat(head.get("compat"))
+    chain = _clean_chain(head.get("chain"))
     if head.get("ok") is True:
-        return Reply("ok", value=value, seconds=taken, notes=notes, compat=compat, **records)
+        return Reply("ok", value=value, seconds=taken, notes=notes, compat=compat, chain=chain, **records)
     return Reply("error", error=_clean_error(head.get("error")), seconds=taken, notes=notes, compat=compat,
-                 **records)
+                 chain=chain, **records)
 
 
 def _clean_record(raw, limit: int = 200) -> dict[str, str]:
@@ -86,6 +88,21 @@ def _clean_record(raw, limit: int = 200) -> dict[str, str]:
 
 
 MAX_COMPAT = 100
+MAX_CHAIN = 20
+
+
+def _clean_chain(raw) -> list[dict]:
+    """Where chained scripts' files came from, as the worker says (worker/chain.py): strings only,
+    cut short; the report names the files, never their contents."""
+    if not isinstance(raw, list):
+        return []
+    clean = []
+    for record in raw[:MAX_CHAIN]:
+        if isinstance(record, dict):
+            after = record.get("after") if isinstance(record.get("after"), list) else []
+            clean.append({"script": str(record.get("script") or "")[:100], "file": str(record.get("file") or "")[:300],
+                          "from": str(record.get("from") or "")[:100], "after": [str(a)[:100] for a in after[:5]]})
+    return clean
 
 
 def _clean_compat(raw) -> list[dict]:
@@ -238,6 +255,10 @@ class WorkerProcess:
             self.scratch = str(private_dir("worker"))
             self._own_scratch = True
         return self.scratch
+
+    def has_loaded(self, name: str) -> bool:
+        """Whether this worker process has run or imported the rubric file ``name`` already."""
+        return name in self._loaded
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -21,7 +21,7 @@ import time
 import traceback
 import types
 
-from . import compat, figures, imports, paths, protocol, scenario, shims, watch
+from . import chain, compat, figures, imports, paths, protocol, scenario, shims, watch
 
 
 class Worker:
@@ -30,6 +30,7 @@ class Worker:
         self.workdir = tempfile.mkdtemp(prefix="submission-")
         shutil.copytree(source, self.workdir, dirs_exist_ok=True, symlinks=False, copy_function=_copy_or_link)
         watch.watch_files_under(self.workdir)
+        chain.begin(self.workdir)
         self.modules: dict[str, object] = {}
         self.failed_imports: dict[str, dict] = {}
         self.script_errors: dict[str, dict] = {}
@@ -42,7 +43,8 @@ class Worker:
             if name in self.failed_imports:
                 raise ImportFailure(self.failed_imports[name])
             if name not in self.modules:
-                self.modules[name] = self._load(name, how["path"], how.get("as", "module"), how.get("watch", []))
+                self.modules[name] = self._load(name, how["path"], how.get("as", "module"), how.get("watch", []),
+                                                how.get("after", []))
                 imports.scan_globals(self.modules[name], how["path"])
                 try:
                     setattr(self.modules[name], figures.KEY, name)  # figures_drawn(hw3) finds its figures
@@ -51,7 +53,7 @@ class Worker:
             loaded[name] = self.modules[name]
         return loaded
 
-    def _load(self, name: str, rel: str, how: str, watched: list[str]):
+    def _load(self, name: str, rel: str, how: str, watched: list[str], after: list[str] = ()):
         path = os.path.join(self.workdir, rel)
         folder = os.path.dirname(path)
         if folder not in sys.path:
@@ -63,7 +65,10 @@ class Worker:
             if os.path.splitext(rel)[1].lower() in scenario.DATA_SUFFIXES:
                 module = scenario.load_data_file(path)
             elif how == "script":
+                before = chain.scan(self.workdir)
                 module = self._run_script(name, path, watched)
+                chain.wrote(name, before, chain.scan(self.workdir))
+                chain.read(name, [n for n, _ in watch.opened_files({figures.KEY: name})], after)
             else:
                 module = importlib.import_module(os.path.splitext(os.path.basename(rel))[0])
         except BaseException as exc:  # noqa: BLE001 - SystemExit and friends included
@@ -139,6 +144,7 @@ class Worker:
         reply["seconds"] = time.perf_counter() - started
         reply["imports"] = imports.record()
         reply["redirects"] = paths.record()
+        reply["chain"] = chain.record()  # which earlier script's files (or the hand-in's) a script read
         reply["compat"] = compat.record()  # the old library APIs bridged so far (compat.py)
         try:
             protocol.write_frame(self.resp_fd, reply, result)

@@ -186,10 +186,12 @@ _opens: dict[str, dict[str, list[int]]] = {}
 def watch_files_under(root: str) -> None:
     """Called once by the worker for the submission's folder: only its files count (its data), not
     what libraries open. From then on the torch objects the submission builds are watched too, as
-    soon as it imports torch (:mod:`.instances`)."""
+    soon as it imports torch (:mod:`.instances`), and the data files each script opens are logged
+    (:func:`opened_files`; :mod:`.chain` reports which earlier script wrote them)."""
     from . import hooks, instances
 
     _roots.append(os.path.abspath(root) + os.sep)
+    _install()
     hooks.after_import("torch", instances.install)
 
 
