@@ -219,3 +219,22 @@ def test_after_must_name_other_files(tmp_path):
     spec.write_text(CHAIN.replace("after: [run_q3]", "after: [run_q9]"))
     with pytest.raises(Exception, match="run_q9"):
         load_rubric(spec)
+
+
+@pytest.mark.slow
+def test_a_flat_zip_and_a_course_layout_zip_of_the_reference_earn_the_same_grade(tmp_path, grader):
+    """The scripts read ../data and ../images from python/; zipped flat, they sit at the root, where
+    the data goes into data/ and images/ and the paths are forgiven."""
+    from autograder.validation import Variant, make_variant
+
+    rubric = grader.rubric
+    only = {"Q2.1.2", "Q2.4.1", "Q4.1", "Q4.2", "Q6.1"}
+    grades, full = {}, {}
+    for layout in ("course", "flat", "nested"):
+        (tmp_path / layout).mkdir()
+        archive = make_variant(rubric.path(rubric.reference), Variant(name=layout, layout=layout, questions=[]),
+                               tmp_path / layout)
+        report = grader.grade(archive, only=only)
+        grades[layout] = {q.id: q.score for q in report.questions if q.id in only}
+        full = {q.id: q.auto_max for q in report.questions if q.id in only}
+    assert grades["flat"] == grades["course"] == grades["nested"] == full, grades
