@@ -53,6 +53,22 @@ def fit(model, steps=3, manual=False, lr=0.1, x=None):
     return model
 
 
+def step_through(model, opt, batches, forward=None):
+    """The usual training loop over ``batches`` of (x, y)."""
+    for x, y in batches:
+        loss = nn.functional.cross_entropy((forward or model)(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def run_and_finish(main):
+    """Run a script's ``main()`` as it loads, then let what it dropped die."""
+    main()
+    gc.collect()
+    figures.end()
+
+
 def mlp(hidden=8):
     return nn.Sequential(nn.Linear(4, hidden), nn.ReLU(), nn.Linear(hidden, 3))
 
@@ -123,15 +139,9 @@ def test_layers_trained_through_a_parents_forward_count_for_the_parent(loading):
         net = Net()
         x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
         opt = torch.optim.SGD(net.parameters(), lr=0.1)
-        for _ in range(4):
-            loss = nn.functional.cross_entropy(net.forward(x), y)  # layers are the top-level calls
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        step_through(net, opt, [(x, y)] * 4, forward=net.forward)  # layers are the top-level calls
 
-    main()
-    gc.collect()
-    figures.end()
+    run_and_finish(main)
     model = models.find_model(loading)
     assert type(model).__name__ == "Net"                  # the parent is kept, not a layer
     assert instances.facts(model)["trained"]
@@ -216,15 +226,9 @@ def test_a_dropped_optimizer_and_loader_are_read_from_their_summaries(loading):
         model = mlp(8)
         opt = torch.optim.Adam(model.parameters(), lr=0.003)
         for _ in range(2):
-            for x, y in loader:
-                loss = nn.functional.cross_entropy(model(x), y)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+            step_through(model, opt, loader)
 
-    main()
-    gc.collect()
-    figures.end()
+    run_and_finish(main)
     state = models.optimizer_state(models.find_optimizer(loading))
     assert state == {"type": "Adam", "lr": 0.003, "steps": 10.0}
     loader = models.find_loader(loading)

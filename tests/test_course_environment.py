@@ -10,8 +10,9 @@ import pytest
 import scipy.io
 
 from autograder import data
-from autograder.data import digits, flowers, idx, nist36
+from autograder.data import digits, flowers, idx
 from autograder.rubric.schema import load as load_rubric
+from conftest import make_small_data
 
 COURSE = """\
 assignment: env-test
@@ -43,13 +44,22 @@ n_train, n_valid, n_test = len(train['train_data']), len(valid['valid_data']), l
 '''
 
 
-def write_course(tmp_path, script: str = SCRIPT, course: str = COURSE):
+def write_scripts(tmp_path, rubric: str, scripts: dict[str, str], student_only: dict[str, str | bytes] = {}):
+    """A rubric and its reference and student folders, with ``scripts`` in python/ of both."""
     for folder in ("ref", "student"):
         (tmp_path / folder / "python").mkdir(parents=True)
-        (tmp_path / folder / "python" / "run_q3.py").write_text(script)
-    spec = tmp_path / "env.yaml"
-    spec.write_text(course)
+        for name, text in scripts.items():
+            (tmp_path / folder / "python" / name).write_text(text)
+    for name, content in student_only.items():
+        target = tmp_path / "student" / "python" / name
+        target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
+    spec = tmp_path / "course.yaml"
+    spec.write_text(rubric)
     return spec
+
+
+def write_course(tmp_path, script: str = SCRIPT, course: str = COURSE):
+    return write_scripts(tmp_path, course, {"run_q3.py": script})
 
 
 def test_a_script_that_loads_the_test_split_at_the_top_runs_and_wrong_paths_are_forgiven(tmp_path):
@@ -88,13 +98,7 @@ def test_a_rubric_cannot_place_a_judge_split(tmp_path):
 
 @pytest.fixture(scope="module")
 def small_sets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    for name, maker in (("nist36", nist36.make), ("mnist", digits.make_mnist), ("flowers17", flowers.make)):
-        folder = root / data.DATASETS[name].folder
-        folder.mkdir()
-        info = maker(folder, 0, scale=0.05) if name != "flowers17" else maker(folder, 0)
-        (folder / data.registry.MARKER).write_text(json.dumps({"source": "test", "seed": 0, **(info or {})}))
-    return root
+    return make_small_data(tmp_path_factory.mktemp("data"), ("nist36", "mnist", "flowers17"), scale=0.05)
 
 
 def test_synthetic_sets_have_a_judge_split_apart_from_their_test_split(small_sets):
@@ -175,17 +179,13 @@ USE = "import pickle\ntotal = pickle.load(open('q3_weights.pickle', 'rb'))['w']\
 
 
 def write_chain(tmp_path, slow: str = "", handed_in: float | None = None):
+    """run_q3.py saves the weights run_q4.py loads; the student's run_q3.py may be ``slow``."""
     import pickle
 
-    for folder in ("ref", "student"):
-        (tmp_path / folder / "python").mkdir(parents=True)
-        (tmp_path / folder / "python" / "run_q3.py").write_text(TRAIN.format(slow=slow if folder == "student" else ""))
-        (tmp_path / folder / "python" / "run_q4.py").write_text(USE)
+    student = {"run_q3.py": TRAIN.format(slow=slow)} if slow else {}
     if handed_in is not None:
-        (tmp_path / "student" / "python" / "q3_weights.pickle").write_bytes(pickle.dumps({"w": handed_in}))
-    spec = tmp_path / "chain.yaml"
-    spec.write_text(CHAIN)
-    return spec
+        student["q3_weights.pickle"] = pickle.dumps({"w": handed_in})
+    return write_scripts(tmp_path, CHAIN, {"run_q3.py": TRAIN.format(slow=""), "run_q4.py": USE}, student)
 
 
 def test_a_later_script_reads_what_an_earlier_one_wrote_even_when_graded_alone(tmp_path):

@@ -11,7 +11,7 @@ import scipy.io
 
 from autograder import data
 from autograder.data import digits, fashion, glyphs, idx, nist36
-from conftest import ROOT
+from conftest import ROOT, make_small_data
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -19,13 +19,7 @@ SHARED = ROOT.parent / "shared" / "data"
 @pytest.fixture(scope="module")
 def small_root(tmp_path_factory):
     """A data directory with small synthetic sets (the full sizes are exercised by `autograde data make`)."""
-    root = tmp_path_factory.mktemp("data")
-    for name, maker in (("nist36", nist36.make), ("mnist", digits.make_mnist), ("emnist-balanced", digits.make_emnist)):
-        folder = root / data.DATASETS[name].folder
-        folder.mkdir()
-        maker(folder, 0, scale=0.02)
-        (folder / data.registry.MARKER).write_text(json.dumps({"source": "test, scale 0.02"}))
-    return root
+    return make_small_data(tmp_path_factory.mktemp("data"), ("nist36", "mnist", "emnist-balanced"), scale=0.02)
 
 
 def test_nist36_has_the_handout_format(small_root):
