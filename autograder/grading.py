@@ -24,6 +24,7 @@ from .intake import IntakeError, Submission, stage
 from .notebooks import NotebookBudget, NotebookRun, NotebookSession
 from .placement import HeadCache, provide_data
 from .provenance import provenance
+from .rubric.probe import modules_used
 from .rubric.schema import Question, Rubric, load
 from .sandbox.cgroups import sweep_stale as sweep_stale_cgroups
 from .sandbox.layers import detect
@@ -383,6 +384,17 @@ class Grader:
                                               seed=seed),
                                   case.inputs, time_s=time_s, import_time_s=budget.import_time_s,
                                   memory_mb=memory, deadline=ctx.deadline)
+        instead = kind.fallback(params, case) if student.status in ("timeout", "oom") else None
+        if instead is not None:  # e.g. a training script past its budget: the weights handed in
+            scenario = instead["scenario"]
+            alt_names = modules_used(scenario["steps"] + list(scenario["observe"].values()), set(files))
+            alt = runners.request(alt_names, {"op": "run", "scenario": scenario, "seed": seed,
+                                              "modules": ctx.submission.module_paths(alt_names, files)},
+                                  case.inputs, time_s=time_s, import_time_s=budget.import_time_s,
+                                  memory_mb=memory, deadline=ctx.deadline)
+            if alt.ok:
+                case.extra["instead"] = f"{student.describe()}; {instead['note']}"
+                student = alt
         reference = None
         follow_up = kind.reference_request(params, case, student, ctx)
         if follow_up is not None:
@@ -393,7 +405,11 @@ class Grader:
             except ReferenceUnavailable as exc:
                 return Outcome(0.0, f"{case.label}: {exc}", pending=True), student.status
         try:
-            return kind.judge(params, case, student, reference, ctx), student.status
+            outcome = kind.judge(params, case, student, reference, ctx)
+            if "instead" in case.extra:
+                outcome.message = f"{case.label}: {case.extra['instead']}" + (f"; {outcome.message}"
+                                                                               if outcome.message else "")
+            return outcome, student.status
         except ReferenceFailed as exc:
             raise RuntimeError(f"the reference solution failed on {case.label}: {exc}") from None
 

@@ -238,3 +238,25 @@ def test_a_flat_zip_and_a_course_layout_zip_of_the_reference_earn_the_same_grade
         grades[layout] = {q.id: q.score for q in report.questions if q.id in only}
         full = {q.id: q.auto_max for q in report.questions if q.id in only}
     assert grades["flat"] == grades["course"] == grades["nested"] == full, grades
+
+
+FALLBACK = CHAIN.replace('''        probe: {steps: [], observe: {w: run_q3.w}}
+''', '''        probe: {steps: ["script = run_q3", "p = load_pickle('q3_weights.pickle')"], observe: {w: "p['w']"}}
+        otherwise:
+          steps: ["p = load_pickle(handed_in('q3_weights.pickle'))"]
+          note: graded the q3_weights.pickle handed in instead
+''')
+
+
+@pytest.mark.parametrize("handed_in, score", [(7.5, 1), (None, 0), (0.0, 0)])
+def test_a_training_script_past_its_budget_is_graded_on_the_weights_handed_in(tmp_path, handed_in, score):
+    from autograder.grading import Grader
+
+    spec = write_chain(tmp_path, slow="import time\ntime.sleep(600)\n", handed_in=handed_in)
+    spec.write_text(FALLBACK)
+    with Grader(spec) as grader:
+        report = grader.grade(tmp_path / "student", only={"Q3"})
+    feedback = " ".join(report.question("Q3").feedback)
+    assert report.question("Q3").score == score, feedback
+    assert "timed out" in feedback
+    assert ("graded the q3_weights.pickle handed in instead" in feedback) == (handed_in is not None)

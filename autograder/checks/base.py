@@ -104,6 +104,11 @@ class CheckKind:
         """The submission files a case needs loaded in the worker."""
         return params.probe.module_names(files)
 
+    def fallback(self, params, case: Case) -> dict | None:
+        """A request to send instead when the case's own ran out of time or memory (with the
+        ``note`` the report gives), or None."""
+        return None
+
     def reference_request(self, params, case: Case, student: "Reply",
                           ctx: "GradingContext") -> tuple[dict, dict, list[str]] | None:
         """What to ask the reference worker once the student's reply is known: header, inputs, files."""

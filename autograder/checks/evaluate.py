@@ -119,8 +119,19 @@ class BoxDrawing(BaseModel):
     caption: str = ""
 
 
+class Fallback(BaseModel):
+    """What is graded when the probe's script runs out of time or memory: what the course's own flow
+    would use, the file the student handed in (``load_pickle(handed_in('q3_weights.pickle'))``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    steps: Steps
+    note: str = Field(description="what the report says it graded instead")
+
+
 class Params(ProbeParams):
     kind: Literal["evaluate"]
+    otherwise: Fallback | None = Field(None, description="steps observed instead (the probe's observe) when "
+                                                         "the probe ran out of time or memory")
     then: Stage | None = Field(None, description="run on the reference with the observations as inputs")
     thresholds: dict[str, Threshold] = Field(min_length=1)
     cases: int = 1
@@ -130,6 +141,12 @@ class Params(ProbeParams):
 class Evaluate(ProbeCheck):
     Params = Params
     needs_reference = False
+
+    def fallback(self, params, case) -> dict | None:
+        if params.otherwise is None:
+            return None
+        return {"op": "run", "scenario": {"steps": params.otherwise.steps, "observe": params.probe.observe},
+                "note": params.otherwise.note}
 
     def reference_request(self, params, case, student, ctx):
         if params.then is None or not student.ok or not isinstance(student.value, dict):

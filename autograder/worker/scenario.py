@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from . import arrays, figures, models, updates, watch
+from . import arrays, chain, figures, models, updates, watch
 from .protocol import ObservedError
 
 def load_pickle(path: str):
@@ -206,7 +206,7 @@ def batches_of_examples(batches, x, y):
 
 
 SAFE_BUILTINS = {
-    "load_pickle": load_pickle, "printed": printed, "layer_names": layer_names, "call": call,
+    "load_pickle": load_pickle, "handed_in": chain.handed_in, "printed": printed, "layer_names": layer_names, "call": call,
     "ref_sigmoid": ref_sigmoid, "ref_sigmoid_deriv": ref_sigmoid_deriv, "ref_softmax": ref_softmax,
     "ref_forward": ref_forward, "first_items": first_items, "batches_of_examples": batches_of_examples,
     "len": len, "range": range, "list": list, "tuple": tuple, "dict": dict, "float": float,
