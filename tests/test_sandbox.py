@@ -9,7 +9,7 @@ import pytest
 from autograder.sandbox.launch import Limits
 from autograder.sandbox.layers import detect
 from autograder.sandbox.process import WorkerProcess
-from conftest import requires_sandbox
+from conftest import ROOT, requires_sandbox
 
 PROBES = textwrap.dedent('''
     import os, socket, subprocess, time
@@ -102,7 +102,10 @@ pytestmark = requires_sandbox
 def test_runs_as_nobody_without_capabilities(worker):
     out = call(worker, "probe.identity()").value["out"]
     assert out["uid"] == 65534 and int(out["caps"], 16) == 0 and out["no_new_privs"] == "1"
-    assert "work" not in out["root"] and "home" not in out["root"]
+    assert "home" not in out["root"]
+    # the checkout itself is not there, wherever it lives (only the interpreter's own folder is bound)
+    answer = ROOT / "solution" / "cmu-hw5" / "python" / "nn.py"
+    assert call(worker, f"probe.read({str(answer)!r})").value["out"] == "FileNotFoundError"
 
 
 def test_host_files_are_invisible_or_unreadable(worker, tmp_path):
