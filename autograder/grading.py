@@ -380,20 +380,20 @@ class Grader:
         time_s = question.time_s or budget.time_s
         memory = question.memory_mb or budget.memory_mb
         files = self.rubric.files
-        student = runners.request(names, dict(case.student, modules=ctx.submission.module_paths(names, files),
-                                              seed=seed),
-                                  case.inputs, time_s=time_s, import_time_s=budget.import_time_s,
-                                  memory_mb=memory, deadline=ctx.deadline)
+
+        def ask(names: list[str], header: dict) -> Reply:
+            return runners.request(names, dict(header, modules=ctx.submission.module_paths(names, files), seed=seed),
+                                   case.inputs, time_s=time_s, import_time_s=budget.import_time_s,
+                                   memory_mb=memory, deadline=ctx.deadline)
+
+        student = ask(names, case.student)
         instead = kind.fallback(params, case) if student.status in ("timeout", "oom") else None
         if instead is not None:  # e.g. a training script past its budget: the weights handed in
-            scenario = instead["scenario"]
-            alt_names = modules_used(scenario["steps"] + list(scenario["observe"].values()), set(files))
-            alt = runners.request(alt_names, {"op": "run", "scenario": scenario, "seed": seed,
-                                              "modules": ctx.submission.module_paths(alt_names, files)},
-                                  case.inputs, time_s=time_s, import_time_s=budget.import_time_s,
-                                  memory_mb=memory, deadline=ctx.deadline)
+            scenario, note = instead
+            alt = ask(modules_used(scenario["steps"] + list(scenario["observe"].values()), set(files)),
+                      {"op": "run", "scenario": scenario})
             if alt.ok:
-                case.extra["instead"] = f"{student.describe()}; {instead['note']}"
+                case.extra["instead"] = f"{student.describe()}; {note}"
                 student = alt
         reference = None
         follow_up = kind.reference_request(params, case, student, ctx)

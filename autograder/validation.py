@@ -4,12 +4,12 @@
 2. the reference solution earns full marks on every auto-graded question;
 3. the blank starter earns nothing, and the grader still ends cleanly;
 4. each mutant (a known-wrong edit of the reference, listed in the rubric's mutants file) loses
-   points on exactly the questions it names, and keeps full marks everywhere else;
-5. each era variant (the reference rewritten as students of other years wrote it: old library APIs,
-   other paths and layouts, the rubric's variants file) earns full marks on the questions it names. Long-running
+   points on exactly the questions it names, and keeps full marks everywhere else. Long-running
    questions (training scripts, whole pipelines) are re-graded only for the mutants that name them
    in ``loses``, ``may_lose`` or ``keeps``: the reference and the starter run them once, and one NIST36
-   training or autoencoder run per mutant would make validation take half an hour.
+   training or autoencoder run per mutant would make validation take half an hour;
+5. each era variant (the reference rewritten as students of other years wrote it: old library APIs,
+   other paths and layouts, the rubric's variants file) earns full marks on the questions it names.
 """
 from __future__ import annotations
 
@@ -84,19 +84,20 @@ class ValidationResult:
         self.findings.append(Finding(subject, ok, detail))
 
 
-def load_mutants(rubric: Rubric) -> list[Mutant]:
-    path = rubric.path(rubric.mutants)
+def _load_list(rubric: Rubric, name: str | None, model):
+    """A YAML list beside the rubric (its mutants, its variants), each item validated."""
+    path = rubric.path(name) if name else None
     if path is None:
         return []
-    data = yaml.safe_load(path.read_text()) or []
-    return [Mutant.model_validate(item) for item in data]
+    return [model.model_validate(item) for item in yaml.safe_load(path.read_text()) or []]
+
+
+def load_mutants(rubric: Rubric) -> list[Mutant]:
+    return _load_list(rubric, rubric.mutants, Mutant)
 
 
 def load_variants(rubric: Rubric) -> list[Variant]:
-    path = rubric.path(rubric.variants) if rubric.variants else None
-    if path is None:
-        return []
-    return [Variant.model_validate(item) for item in yaml.safe_load(path.read_text()) or []]
+    return _load_list(rubric, rubric.variants, Variant)
 
 
 def _edit(folder: Path, who: str, edit) -> None:
@@ -128,7 +129,7 @@ def make_variant(reference: Path, variant: Variant, dest: Path) -> Path:
             raise ValueError(f"variant {variant.name!r}: a flat layout would merge {clash}")
         entries = {p.name: p for p in files}
     else:
-        top = "hw5-student/" if variant.layout == "nested" else ""
+        top = "submission/" if variant.layout == "nested" else ""
         entries = {top + p.relative_to(tree).as_posix(): p for p in files}
     archive = dest / "variant.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -104,9 +104,9 @@ class CheckKind:
         """The submission files a case needs loaded in the worker."""
         return params.probe.module_names(files)
 
-    def fallback(self, params, case: Case) -> dict | None:
-        """A request to send instead when the case's own ran out of time or memory (with the
-        ``note`` the report gives), or None."""
+    def fallback(self, params, case: Case) -> tuple[dict, str] | None:
+        """A scenario to observe instead when the case's own ran out of time or memory, and what the
+        report says of it; or None."""
         return None
 
     def reference_request(self, params, case: Case, student: "Reply",

@@ -142,11 +142,10 @@ class Evaluate(ProbeCheck):
     Params = Params
     needs_reference = False
 
-    def fallback(self, params, case) -> dict | None:
+    def fallback(self, params, case) -> tuple[dict, str] | None:
         if params.otherwise is None:
             return None
-        return {"op": "run", "scenario": {"steps": params.otherwise.steps, "observe": params.probe.observe},
-                "note": params.otherwise.note}
+        return {"steps": params.otherwise.steps, "observe": params.probe.observe}, params.otherwise.note
 
     def reference_request(self, params, case, student, ctx):
         if params.then is None or not student.ok or not isinstance(student.value, dict):

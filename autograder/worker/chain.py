@@ -20,11 +20,16 @@ _records: list[dict] = []
 _root: list[str] = []
 
 
+def _handed_in_named(name: str) -> list[str]:
+    """The hand-in's files of that base name, shallowest first."""
+    return sorted((rel for rel in _handed_in if os.path.basename(rel) == os.path.basename(str(name))),
+                  key=lambda rel: (rel.count(os.sep), rel))
+
+
 def handed_in(name: str) -> str:
     """The path of the file ``name`` as the student handed it in (the shallowest of that name), for a
     probe that grades it when the script that should have written it did not finish in time."""
-    found = sorted((rel for rel in _handed_in if os.path.basename(rel) == os.path.basename(str(name))),
-                   key=lambda rel: (rel.count(os.sep), rel))
+    found = _handed_in_named(name)
     if not _root or not found:
         raise FileNotFoundError(f"no {os.path.basename(str(name))} was handed in")
     return os.path.join(_root[0], found[0])
@@ -50,9 +55,9 @@ def scan(workdir: str) -> dict[str, tuple]:
 
 def begin(workdir: str) -> None:
     """The hand-in as the worker copied it (once per worker)."""
-    if not _handed_in:
-        _handed_in.update(scan(workdir) or {"": (0, 0)})
+    if not _root:
         _root.append(workdir)
+        _handed_in.update(scan(workdir))
 
 
 def wrote(script: str, before: dict[str, tuple], after: dict[str, tuple]) -> None:
@@ -72,7 +77,7 @@ def read(script: str, opened: list[str], after: list[str]) -> None:
             rel, writer = writers[-1]
             _records.append({"script": script, "file": rel, "from": writer})
         elif after:
-            handed = [rel for rel in _handed_in if os.path.basename(rel) == name]
+            handed = _handed_in_named(name)
             if handed:
                 _records.append({"script": script, "file": handed[0], "from": "", "after": list(after)[:5]})
 
