@@ -309,9 +309,11 @@ class Grader:
         prov["timing"] = {"total_s": round(time.perf_counter() - started, 4),
                           "sandbox_startup_s": round(startup, 4), "worker_starts": starts,
                           "per_question_s": {r.id: round(r.seconds, 4) for r in results}}
-        prov["timing"]["notebooks"] = {run.path: {"total_s": round(run.seconds, 4),
-                                                  "kernel_overhead_s": round(run.overhead_seconds, 4)}
+        prov["timing"]["notebooks"] = {run.path: {"key": run.key, "total_s": round(run.seconds, 4),
+                                                  "kernel_overhead_s": round(run.overhead_seconds, 4),
+                                                  "peak_rss_mb": _mb(run.peak_rss_mb), "cgroup_peak_mb": _mb(run.peak_mb)}
                                        for run in runners.runs}
+        prov["timing"]["scripts"] = dict(runners.script_runs)
         prov["student_output_tail"] = student_log[-4000:]
         prov["checks_not_run"] = [f"{r.id} {line}" for r in results for line in r.not_run]
         prov["compat"] = runners.compat
@@ -485,6 +487,7 @@ class Runners:
         self.redirects: dict[str, str] = {}  # a missing path the code opened -> the provided file it got
         self.compat: list[dict] = []       # old library APIs bridged, in the order they first fired
         self.chain: list[dict] = []        # files a chained script read: an earlier script's, or the hand-in's
+        self.script_runs: dict[str, dict] = {}  # file key -> the grader's clock and memory of its first run
 
     def request(self, names: list[str], header: dict, value=None, **budgets) -> Reply:
         """One probe where it runs (worker or notebook); the imports it saw are kept for the policy,
@@ -500,13 +503,29 @@ class Runners:
             extra = sum(self.script_time_s(p) for p in before if not runner.has_loaded(p))
             chained = dict(header, modules={**self.submission.module_paths(before, self.rubric.files),
                                             **header["modules"]})
-            reply = runner.request(chained, value, **dict(budgets, import_time_s=budgets.get("import_time_s", 30.0) + extra))
+            reply = self._measured(runner, chained, value,
+                                   dict(budgets, import_time_s=budgets.get("import_time_s", 30.0) + extra))
             if any(p in runner.fatal_imports for p in before):  # it failed here: go on without it
                 self._keep(reply)
-                reply = runner.request(header, value, **budgets)
+                reply = self._measured(runner, header, value, budgets)
         else:
-            reply = runner.request(header, value, **budgets)
+            reply = self._measured(runner, header, value, budgets)
         self._keep(reply)
+        return reply
+
+    def _measured(self, runner, header: dict, value, budgets: dict) -> Reply:
+        """``runner.request``; a request that ran scripts for the first time in this worker is what they
+        need, on the grader's clock and the cgroup's memory count (provenance, budgets' figures)."""
+        if runner is not self.worker:
+            return runner.request(header, value, **budgets)
+        fresh = [n for n in header.get("modules", {}) if n in self.rubric.files and not runner.has_loaded(n)]
+        started = time.monotonic()
+        reply = runner.request(header, value, **budgets)
+        rss, cgroup = runner.peaks_mb()
+        for name in fresh:
+            if runner.has_loaded(name):
+                self.script_runs.setdefault(name, {"run_s": round(time.monotonic() - started, 3),
+                                                   "peak_rss_mb": _mb(rss), "cgroup_peak_mb": _mb(cgroup)})
         return reply
 
     def _keep(self, reply: Reply) -> None:
@@ -592,6 +611,10 @@ def chain_note(record: dict, rubric: Rubric) -> str:
         return f"{path(record['script'])} read {record['file']}, written by {path(record['from'])} earlier in this grade"
     before = " or ".join(path(a) for a in record["after"]) or "an earlier script"
     return f"{path(record['script'])} read {record['file']} as handed in ({before} did not write one in this grade)"
+
+
+def _mb(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def probed_files(question: Question, rubric: Rubric) -> set[str]:

@@ -64,6 +64,8 @@ class NotebookRun:
     problem: str = ""             # the kernel did not start, died, or the budget ran out
     seconds: float = 0.0
     overhead_seconds: float = 0.0  # kernel start, set-up and shutdown
+    peak_rss_mb: float | None = None  # the kernel's peak resident memory (None: not measured)
+    peak_mb: float | None = None      # its cgroup's peak, page cache included
     executed: object = None        # the executed notebook (nbformat), outputs included
     figures: list[Attachment] = field(default_factory=list)
 
@@ -182,6 +184,8 @@ class NotebookSession:
         if self.client is not None:
             self._hidden("__import__('sys').modules['agworker.notebook'].finish(get_ipython().user_ns)", 30)
             run.figures = self._figures()
+        if self.box is not None and self.box.cgroups is not None:
+            run.peak_rss_mb, run.peak_mb = self.box.cgroups.peak_rss_mb(), self.box.cgroups.peak_mb()
         run.seconds = time.perf_counter() - started
         run.overhead_seconds = booted - started
         return run

@@ -61,6 +61,9 @@ class Variant(BaseModel):
         "course", description="course: the handout's folders; flat: every file at the zip's root; "
                               "nested: the course's folders one level deeper")
     edits: list[Edit] = Field(default_factory=list)
+    as_notebook: list[str] = Field(default_factory=list,
+                                   description="scripts handed in as Jupyter notebooks instead (the same "
+                                               "code, a cell per block of top-level code), as in Colab")
     questions: list[str] = Field(description="questions it must earn full marks on")
 
 
@@ -121,6 +124,8 @@ def make_variant(reference: Path, variant: Variant, dest: Path) -> Path:
     shutil.copytree(reference, tree)
     for edit in variant.edits:
         _edit(tree, f"variant {variant.name!r}", edit)
+    for script in variant.as_notebook:
+        _as_notebook(tree / script)
     files = sorted(p for p in tree.rglob("*") if p.is_file())
     if variant.layout == "flat":
         names = [p.name for p in files]
@@ -136,6 +141,17 @@ def make_variant(reference: Path, variant: Variant, dest: Path) -> Path:
         for name, path in entries.items():
             zf.write(path, name)
     return archive
+
+
+def _as_notebook(script: Path) -> None:
+    """``x.py`` becomes ``x.ipynb``: one code cell per block between two blank lines (PEP 8's gap
+    between top-level definitions), run top to bottom as a student's notebook would be."""
+    import nbformat
+
+    blocks = [b.strip("\n") for b in script.read_text().split("\n\n\n") if b.strip()]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(b) for b in blocks])
+    nbformat.write(notebook, script.with_suffix(".ipynb"))
+    script.unlink()
 
 
 def auto_questions(report: GradeReport):

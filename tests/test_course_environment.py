@@ -260,3 +260,53 @@ def test_a_training_script_past_its_budget_is_graded_on_the_weights_handed_in(tm
     assert report.question("Q3").score == score, feedback
     assert "timed out" in feedback
     assert ("graded the q3_weights.pickle handed in instead" in feedback) == (handed_in is not None)
+
+
+def test_the_grader_measures_each_script_run_on_its_own_clock_and_cgroup(tmp_path):
+    """provenance.json keeps what each script needed (benchmarks/measure_budgets.py sets the rubrics'
+    budgets from it): its first run's seconds, and its worker's peak memory when cgroups exist."""
+    from autograder.grading import Grader
+    from autograder.sandbox.layers import detect
+
+    spec = write_chain(tmp_path)
+    with Grader(spec) as grader:
+        report = grader.grade(tmp_path / "student")
+    runs = report.provenance["timing"]["scripts"]
+    assert set(runs) == {"run_q3", "run_q4"}
+    assert all(r["run_s"] > 0 for r in runs.values())
+    if detect().has("cgroup-memory"):  # a Python with NumPy and SciPy, not more
+        assert all(5 < r["peak_rss_mb"] < 1024 and r["cgroup_peak_mb"] >= 5 for r in runs.values()), runs
+
+
+def test_every_era_variant_applies_to_its_reference(tmp_path):
+    """Each variant's edits find their text exactly once, and its questions exist (what ``validate
+    --full`` grades, checked in a second)."""
+    import zipfile
+
+    from autograder.rubric.schema import find_specs
+    from autograder.validation import load_variants, make_variant
+    from conftest import ROOT
+
+    seen = 0
+    for spec in find_specs(ROOT / "specs"):
+        rubric = load_rubric(spec)
+        ids = {q.id for q in rubric.questions}
+        for i, variant in enumerate(load_variants(rubric)):
+            archive = make_variant(rubric.path(rubric.reference), variant, tmp_path / f"{rubric.assignment}-{i}")
+            assert zipfile.ZipFile(archive).testzip() is None
+            assert set(variant.questions) <= ids, (variant.name, set(variant.questions) - ids)
+            seen += 1
+    assert seen >= 5
+
+
+def test_a_variant_can_hand_a_script_in_as_a_notebook(tmp_path):
+    import nbformat
+
+    from autograder.validation import Variant, make_variant
+
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ref" / "hw.py").write_text("import math\n\n\ndef f(x):\n    return x\n\n\nprint(f(math.pi))\n")
+    make_variant(tmp_path / "ref", Variant(name="colab", as_notebook=["hw.py"], questions=[]), tmp_path / "out")
+    assert not (tmp_path / "out" / "tree" / "hw.py").exists()
+    notebook = nbformat.read(tmp_path / "out" / "tree" / "hw.ipynb", as_version=4)
+    assert [c.source for c in notebook.cells] == ["import math", "def f(x):\n    return x", "print(f(math.pi))"]

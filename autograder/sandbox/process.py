@@ -256,6 +256,11 @@ class WorkerProcess:
             self._own_scratch = True
         return self.scratch
 
+    def peaks_mb(self) -> tuple[float | None, float | None]:
+        """The worker's peak resident memory and its cgroup's peak (page cache included) during the
+        last request; None where not measured."""
+        return (self.cgroups.peak_rss_mb(), self.cgroups.peak_mb()) if self.cgroups else (None, None)
+
     def has_loaded(self, name: str) -> bool:
         """Whether this worker process has run or imported the rubric file ``name`` already."""
         return name in self._loaded
@@ -336,6 +341,7 @@ class WorkerProcess:
         self._memory_mb = memory_mb or self.limits.memory_mb
         if self.cgroups:
             self.cgroups.set_memory(self._memory_mb << 20)
+            self.cgroups.reset_peak()
         oom_before = self.cgroups.oom_kills() if self.cgroups else 0
         self._next_id += 1
         rid = self._next_id
