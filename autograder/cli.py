@@ -1,4 +1,5 @@
-"""Command line: ``autograde SUBMISSION``, ``autograde validate SPEC``, ``autograde batch DIR``, ``autograde demo``, ``autograde layers``.
+"""Command line: ``autograde SUBMISSION`` (short for ``autograde grade SUBMISSION``) and one
+sub-command per job (``autograde help`` lists them).
 
     autograde alice.zip --spec specs/cmu-hw5.yaml --out reports/alice
     autograde validate specs/cmu-hw5.yaml --full
@@ -23,10 +24,10 @@ from . import __version__
 from .intake import IntakeError, find, stage
 from .report.text import markup
 from .kit import KitError
-from .rubric.schema import RubricError, find_specs, load
-from .sandbox.layers import SandboxUnavailable, detect
+from .rubric.errors import RubricError
+from .sandbox.layers import GraderBroken, SandboxUnavailable, detect
 
-COMMANDS = ("validate", "demo", "layers", "data", "fixtures", "kit", "check", "batch")
+COMMANDS = ("grade", "validate", "demo", "batch", "kit", "check", "data", "fixtures", "layers", "help")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -40,14 +41,49 @@ def default_specs_dir() -> Path:
     return Path.cwd() / "specs"
 
 
-def identify_spec(submission: Path, specs_dir: Path) -> Path:
-    """The one spec whose ``identify`` files the submission has most of; ambiguity is an error."""
-    specs = [load(p) for p in find_specs(specs_dir)]
+def identify_scores(submission: Path, specs_dir: Path, console: Console | None = None) -> dict[Path, int]:
+    """How many of each rubric's ``identify`` files the submission holds. A rubric that does not
+    load is left out with a warning: one broken file must not stop every grade."""
+    from .rubric.schema import find_specs, load
+
+    specs = []
+    for path in find_specs(specs_dir):
+        try:
+            specs.append(load(path))
+        except RubricError as exc:
+            if console is not None:
+                console.print(f"[yellow]warning:[/yellow] {escape(path.name)} is left out of assignment "
+                              f"detection: {escape(str(exc).splitlines()[0])}")
     if not specs:
         raise RubricError(f"no rubrics in {specs_dir}; pass --spec")
     with tempfile.TemporaryDirectory() as tmp:
         staged = stage(submission, Path(tmp) / "s", {})
-        scores = {s.source: sum(find(staged.root, name) is not None for name in s.identify) for s in specs}
+        return {s.source: sum(find(staged.root, name) is not None for name in s.identify) for s in specs}
+
+
+def wrong_assignment(submission: Path, spec: Path, specs_dir: Path) -> str:
+    """Why this submission may be another assignment's (graded with ``--spec``), or ""."""
+    try:
+        scores = identify_scores(submission, specs_dir)
+    except (RubricError, IntakeError):
+        return ""
+    from .rubric.schema import load
+
+    mine = next((n for p, n in scores.items() if Path(p).resolve() == spec.resolve()), None)
+    if mine is None:
+        return ""
+    better = [Path(p).name for p, n in scores.items() if n > mine]
+    if better:
+        return f"its files match {', '.join(better)} better than {spec.name}: is it that assignment's?"
+    if mine == 0:
+        return (f"none of the files {spec.name} names ({', '.join(load(spec).identify)}) is in the "
+                "submission: is it this assignment's?")
+    return ""
+
+
+def identify_spec(submission: Path, specs_dir: Path, console: Console | None = None) -> Path:
+    """The one spec whose ``identify`` files the submission has most of; ambiguity is an error."""
+    scores = identify_scores(submission, specs_dir, console)
     best = max(scores.values())
     winners = [p for p, n in scores.items() if n == best]
     if best == 0 or len(winners) > 1:
@@ -64,12 +100,15 @@ def grade_command(args, console: Console) -> int:
     submission = Path(args.submission)
     if not submission.exists():
         raise IntakeError(f"{submission}: no such file or folder")
-    spec = Path(args.spec) if args.spec else identify_spec(submission, Path(args.specs_dir))
+    spec = Path(args.spec) if args.spec else identify_spec(submission, Path(args.specs_dir), console)
     if (spec.parent / "kit.json").is_file():  # its reference is a recording: only `check` replays it
         raise RubricError(f"{spec} is a student kit's rubric: run autograde check {submission} --kit {spec.parent}")
     out = Path(args.out) if args.out else Path("reports") / _stem(submission)
+    doubt = wrong_assignment(submission, spec, Path(args.specs_dir)) if args.spec else ""
     with Grader(spec, sandboxed=not args.no_sandbox) as grader:
-        report = grader.grade(submission, seed=args.seed)
+        report = grader.grade(submission, seed=args.seed, only=set(args.questions) if args.questions else None)
+    if doubt:
+        report.intake_problems.insert(0, f"wrong assignment? {doubt}")
     paths = write_reports(report, out)
     print_report(report, console, show_manual=args.show_manual)
     console.print(f"reports: {paths['results']}, {paths['report']}")
@@ -98,6 +137,8 @@ def demo_command(args, console: Console) -> int:
     from .grading import Grader
     from .report.terminal import print_report
     from .report.writers import write_reports
+
+    from .rubric.schema import find_specs, load
 
     samples_root = Path(args.specs_dir).resolve().parent / "fixtures" / "submissions"
     out_root = Path(args.out or "reports/demo")
@@ -132,7 +173,7 @@ def batch_command(args, console: Console) -> int:
                            jobs=args.jobs, id_pattern=args.id_pattern, times=args.times, force=args.force,
                            scheduler=args.scheduler, sandboxed=not args.no_sandbox,
                            similarity_threshold=None if args.no_similarity else args.similarity_threshold,
-                           console=console, student_timeout=args.student_timeout)
+                           console=console, student_timeout=args.student_timeout, only=args.questions)
     except (DiscoveryError, TimesError) as exc:
         raise IntakeError(str(exc)) from None
     rate = len(result.graded) / result.seconds if result.graded and result.seconds else 0
@@ -241,71 +282,130 @@ def layers_command(args, console: Console) -> int:
     return 0
 
 
-def build_parser(command: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="autograde", description=__doc__.splitlines()[0])
+DESCRIPTION = "Grade neural-network homework: one submission, a whole class, or your own work with a kit."
+EPILOG = """short form: autograde SUBMISSION [options] is autograde grade SUBMISSION [options]
+(a submission folder named like a command: autograde grade check, or autograde ./check)
+
+examples:
+  autograde alice.zip --spec specs/cmu-hw5.yaml --out reports/alice
+  autograde validate specs/cmu-hw5.yaml --full
+  autograde batch submissions/ --spec specs/cmu-hw5.yaml -j 2 --questions Q3.1.1,Q4.2
+  autograde kit specs/cmu-hw5.yaml -o dist      (instructor: the students' self-check kit)
+  autograde check                               (student: in the homework folder)"""
+
+
+def _questions(text: str) -> list[str]:
+    ids = [q.strip() for q in text.split(",") if q.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError("name at least one question id, e.g. Q3.1.1,Q4.2")
+    return ids
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One sub-parser per command; no parser takes an abbreviation of an option (``--spec`` is
+    never ``--specs-dir``)."""
+    parser = argparse.ArgumentParser(prog="autograde", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"autograde {__version__}")
-    parser.add_argument("--specs-dir", default=str(default_specs_dir()), help="where rubrics live")
-    if command == "validate":
-        parser.add_argument("command")
-        parser.add_argument("specs", nargs="+", help="rubric YAML files")
-        parser.add_argument("--full", action="store_true",
-                            help="also grade the reference (full marks), the starter (zero) and the mutants")
-    elif command == "demo":
-        parser.add_argument("command")
-        parser.add_argument("--out", help="report folder (default reports/demo)")
-    elif command == "layers":
-        parser.add_argument("command")
-    elif command == "batch":
-        parser.add_argument("command")
-        parser.add_argument("submissions", help="a folder with one .zip or folder per student")
-        parser.add_argument("--spec", required=True, help="rubric YAML")
-        parser.add_argument("-j", "--jobs", type=int, help="grading processes (default: all cores)")
-        parser.add_argument("--out", help="report folder (default reports/<assignment>)")
-        parser.add_argument("--id-pattern", help="regex with a group (?P<id>...) that takes the student id "
-                                                 "from the file name (default: the name without .zip)")
-        parser.add_argument("--times", help="CSV of submission times: student id, ISO time")
-        parser.add_argument("--force", action="store_true", help="regrade students graded before")
-        parser.add_argument("--scheduler", help="address of a Dask scheduler to grade on instead of locally")
-        parser.add_argument("--student-timeout", type=float, metavar="SECONDS",
-                            help="stop grading a student after this long and give an error row (default: "
-                                 "the rubric's grade ceiling x 1.25 + 300 s)")
-        parser.add_argument("--no-sandbox", action="store_true",
-                            help="run student code without isolation (trusted code only)")
-        parser.add_argument("--similarity-threshold", type=float, default=0.5,
-                            help="pairs at least this similar are listed for a human (default 0.5)")
-        parser.add_argument("--no-similarity", action="store_true",
-                            help="skip the similarity report (it compares every pair of students)")
-    elif command == "kit":
-        parser.add_argument("command")
-        parser.add_argument("specs", nargs="+", help="rubric YAML files")
-        parser.add_argument("-o", "--out", default="dist", help="the kits go to OUT/<assignment>/ (default dist)")
-        parser.add_argument("--seed", type=int, default=None, help="the kit's input seed (default: fixed)")
-    elif command == "check":
-        parser.add_argument("command")
-        parser.add_argument("folder", nargs="?", default=".", help="the homework folder (default: here)")
-        parser.add_argument("--kit", help="the kit folder (default: $AUTOGRADE_KIT, else a .autograde-kit/ "
-                                          "folder here or above)")
-        parser.add_argument("--out", help="also write results.json and report.md there")
-    elif command == "fixtures":
-        parser.add_argument("command")
-        parser.add_argument("action", nargs="?", choices=["verify", "build"], default="verify")
-        parser.add_argument("names", nargs="*", help="fixture sets to rebuild (default: all generated)")
-        parser.add_argument("--fixtures-dir", default=str(default_specs_dir().parent / "fixtures"))
-    elif command == "data":
-        parser.add_argument("command")
-        parser.add_argument("action", nargs="?", choices=["list", "make", "add"], default="list")
-        parser.add_argument("names", nargs="*", help="make: datasets (default all); add: DATASET FOLDER")
-        parser.add_argument("--data-dir", help="default $AUTOGRADE_DATA, else ~/.cache/autograde/data")
-        parser.add_argument("--seed", type=int, help="seed of a synthetic dataset")
-    else:
-        parser.add_argument("submission", help="a .zip or a folder")
-        parser.add_argument("--spec", help="rubric YAML (default: identified from the submission's files)")
-        parser.add_argument("--out", help="report folder (default reports/<submission name>)")
-        parser.add_argument("--seed", type=int, help="input seed (default: derived from the submission)")
-        parser.add_argument("--no-sandbox", action="store_true",
-                            help="run student code without isolation (trusted code only)")
-        parser.add_argument("--show-manual", action="store_true", help="list TA-graded questions too")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    def command(name: str, text: str, specs_dir: bool = False) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text, allow_abbrev=False)
+        if specs_dir:
+            sub.add_argument("--specs-dir", default=str(default_specs_dir()), help="where rubrics live")
+        return sub
+
+    grade = command("grade", "grade one submission (a .zip or a folder) and write its reports", specs_dir=True)
+    grade.add_argument("submission", help="a .zip or a folder")
+    grade.add_argument("--spec", help="rubric YAML (default: the rubric in --specs-dir whose files the "
+                                      "submission has)")
+    grade.add_argument("--out", help="report folder (default reports/<submission>)")
+    grade.add_argument("--questions", type=_questions, metavar="Q1,Q2",
+                       help="grade only these questions (e.g. Q3.1.1,Q4.2)")
+    grade.add_argument("--seed", type=int, default=None, help="seed for random inputs (default: derived)")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run student code without isolation (trusted code only)")
+    grade.add_argument("--show-manual", action="store_true", help="also list the questions a TA grades")
+
+    validate = command("validate", "check a rubric: schema; with --full, the reference, starter, mutants "
+                                   "and era variants")
+    validate.add_argument("specs", nargs="+", help="rubric YAML files")
+    validate.add_argument("--full", action="store_true",
+                          help="also grade the reference (full marks), the starter (zero), the mutants "
+                               "and the era variants")
+
+    demo = command("demo", "grade the bundled sample submissions of every rubric", specs_dir=True)
+    demo.add_argument("--out", help="report folder (default reports/demo)")
+
+    batch = command("batch", "grade a class: every .zip or folder in a directory, then the gradebooks")
+    batch.add_argument("submissions", help="a folder with one .zip or folder per student")
+    batch.add_argument("--spec", required=True, help="rubric YAML")
+    batch.add_argument("-j", "--jobs", type=int, help="grading processes (default: all cores)")
+    batch.add_argument("--out", help="report folder (default reports/<assignment>)")
+    batch.add_argument("--questions", type=_questions, metavar="Q1,Q2",
+                       help="grade only these questions (a regrade of one question for a class)")
+    batch.add_argument("--id-pattern", help="regex with a group (?P<id>...) that takes the student id "
+                                            "from the file name (default: the name without .zip)")
+    batch.add_argument("--times", help="CSV of submission times: student id, ISO time")
+    batch.add_argument("--force", action="store_true", help="regrade students graded before")
+    batch.add_argument("--scheduler", help="address of a Dask scheduler to grade on instead of locally")
+    batch.add_argument("--student-timeout", type=float, metavar="SECONDS",
+                       help="stop grading a student after this long and give an error row (default: "
+                            "the rubric's grade ceiling x 1.25 + 300 s)")
+    batch.add_argument("--no-sandbox", action="store_true",
+                       help="run student code without isolation (trusted code only)")
+    batch.add_argument("--similarity-threshold", type=float, default=0.5,
+                       help="pairs at least this similar are listed for a human (default 0.5)")
+    batch.add_argument("--no-similarity", action="store_true",
+                       help="skip the similarity report (it compares every pair of students)")
+
+    kit = command("kit", "write the students' self-check kit of each rubric")
+    kit.add_argument("specs", nargs="+", help="rubric YAML files")
+    kit.add_argument("-o", "--out", default="dist", help="the kits go to OUT/<assignment>/ (default dist)")
+    kit.add_argument("--seed", type=int, default=None, help="the kit's input seed (default: fixed)")
+
+    check = command("check", "student: check your homework with the course's kit")
+    check.add_argument("folder", nargs="?", default=".", help="the homework folder (default: here)")
+    check.add_argument("--kit", help="the kit folder (default: $AUTOGRADE_KIT, else a .autograde-kit/ "
+                                     "folder here or above)")
+    check.add_argument("--out", help="also write results.json and report.md there")
+
+    data = command("data", "list, make or add the datasets the rubrics use")
+    data.add_argument("action", nargs="?", choices=["list", "make", "add"], default="list")
+    data.add_argument("names", nargs="*", help="make: datasets (default all); add: DATASET FOLDER")
+    data.add_argument("--data-dir", help="default $AUTOGRADE_DATA, else ~/.cache/autograde/data")
+    data.add_argument("--seed", type=int, help="seed of a synthetic dataset")
+
+    fixtures = command("fixtures", "verify (or rebuild) the stored fixtures against their manifest")
+    fixtures.add_argument("action", nargs="?", choices=["verify", "build"], default="verify")
+    fixtures.add_argument("names", nargs="*", help="fixture sets to rebuild (default: all generated)")
+    fixtures.add_argument("--fixtures-dir", default=str(default_specs_dir().parent / "fixtures"))
+
+    command("layers", "which isolation layers work on this machine")
+    help_ = command("help", "show this help, or a command's")
+    help_.add_argument("topic", nargs="?", help="a command")
     return parser
+
+
+def _with_command(argv: list[str]) -> list[str]:
+    """``autograde SUB ...`` is ``autograde grade SUB ...``; a command named after options
+    (``autograde --no-sandbox validate x``) is moved first."""
+    if not argv or argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version"):
+        return argv
+    first = next((i for i, a in enumerate(argv) if a in COMMANDS), None)
+    if first is not None and all(a.startswith("-") for a in argv[:first]):
+        return [argv[first], *argv[:first], *argv[first + 1:]]
+    return ["grade", *argv]
+
+
+def help_command(args, console: Console) -> int:
+    parser = build_parser()
+    if args.topic in COMMANDS:
+        parser.parse_args([args.topic, "--help"])  # prints the command's help and exits
+    elif args.topic:
+        raise IntakeError(f"no command {args.topic!r}; the commands: {', '.join(COMMANDS)}")
+    parser.print_help()
+    return 0
 
 
 def _stop_cleanly_on_signals() -> None:
@@ -320,20 +420,25 @@ def _stop_cleanly_on_signals() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = _with_command(list(sys.argv[1:] if argv is None else argv))
     _stop_cleanly_on_signals()
-    command = next((a for a in argv if not a.startswith("-")), None)
-    command = command if command in COMMANDS else None
-    args = build_parser(command).parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
     console = Console(soft_wrap=True)  # a message is one line, whatever the terminal's width
-    handlers = {"validate": validate_command, "demo": demo_command, "layers": layers_command,
-                "data": data_command, "fixtures": fixtures_command, "kit": kit_command,
-                "check": check_command, "batch": batch_command}
+    handlers = {"grade": grade_command, "validate": validate_command, "demo": demo_command,
+                "layers": layers_command, "data": data_command, "fixtures": fixtures_command,
+                "kit": kit_command, "check": check_command, "batch": batch_command, "help": help_command}
     try:
-        return handlers.get(command, grade_command)(args, console)
+        return handlers[args.command](args, console)
     except (RubricError, IntakeError, SandboxUnavailable, KitError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")  # ours, several lines; names quoted by intake
         return 2
+    except GraderBroken as exc:  # no report was written: nothing a TA could upload as a zero
+        console.print(f"[red]grader error:[/red] {escape(str(exc))}")
+        return 3
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ does can stop the loop: every failure is caught and costs only the question it t
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from .provenance import provenance
 from .rubric.probe import modules_used
 from .rubric.schema import Question, Rubric, load
 from .sandbox.cgroups import sweep_stale as sweep_stale_cgroups
-from .sandbox.layers import detect
+from .sandbox.layers import GraderBroken, detect
 from .sandbox.process import MAX_CHAIN, MAX_COMPAT, Reply, WorkerProcess
 from .tempdirs import private_dir, remove, sweep_stale
 
@@ -41,6 +42,7 @@ class CheckResult:
     kind: str
     weight: float
     outcomes: list[Outcome]
+    hidden: bool = False  # the rubric's visibility: its result is shown to students after the deadline
 
     @property
     def fraction(self) -> float:
@@ -102,8 +104,20 @@ class QuestionResult:
     @property
     def feedback(self) -> list[str]:
         """One line per distinct problem; the same failure on several random cases is said once."""
+        return self.feedback_of(self.checks)
+
+    def part(self, hidden: bool) -> tuple[float, float, list[str]]:
+        """The share of the score, of the auto-graded maximum and the feedback that comes from the
+        checks whose visibility is hidden (or public): a Gradescope test of their own."""
+        weight = sum(c.weight for c in self.checks) or 1.0
+        mine = [c for c in self.checks if c.hidden == hidden]
+        auto = [c for c in mine if not c.pending]
+        return (round(self.points * sum(c.weight * c.fraction for c in auto) / weight, 4),
+                round(self.points * sum(c.weight for c in auto) / weight, 4), self.feedback_of(mine))
+
+    def feedback_of(self, checks: list[CheckResult]) -> list[str]:
         lines = [self.grader_error] if self.grader_error else []
-        for c in self.checks:
+        for c in checks:
             groups: dict[str, list[str]] = {}
             for o in c.outcomes:
                 if o.message and not o.pending:
@@ -191,10 +205,10 @@ class ReferenceSolution:
     def __init__(self, rubric: Rubric, folder: Path, heads: HeadCache | None = None):
         self.rubric = rubric
         self.folder = folder
-        heads = heads or HeadCache(folder / "heads")
+        self.heads = heads or HeadCache(folder / "heads")
         self.staged = stage(rubric.path(rubric.reference), folder / "staged", rubric.files,
                             rubric.source.parent, trusted=True)
-        provide_data(self.staged, rubric, heads)
+        self._placed: set[str] = set()  # files whose data is in place (placed when first asked for)
         self._runners: Runners | None = None
 
     def request(self, header: dict, inputs, names: list[str], *, time_s: float) -> Reply:
@@ -203,6 +217,10 @@ class ReferenceSolution:
             worker = WorkerProcess(str(self.staged.root), self.rubric.policy.shims,
                                    self.rubric.policy.limits, sandboxed=False, scratch=self.folder)
             self._runners = Runners(worker, self.rubric, self.staged, 0, False, None, self.folder)
+        wanted = set(names) | {p for n in names if n in self.rubric.files for p in self.rubric.files[n].after}
+        if wanted - self._placed:
+            provide_data(self.staged, self.rubric, self.heads, keys=wanted - self._placed)
+            self._placed |= wanted
         modules = self.staged.module_paths(names, self.rubric.files)
         return self._runners.for_names(names).request(dict(header, modules=modules), inputs, time_s=time_s,
                                                       import_time_s=120)
@@ -211,6 +229,9 @@ class ReferenceSolution:
         if self._runners is not None:
             self._runners.close()
             self._runners = None
+
+
+HEALTH_S = 60  # a worker's start-up and first answer, when the machine is busy
 
 
 class Grader:
@@ -233,8 +254,38 @@ class Grader:
             raise
         self._count = 0
         self._installed: dict[str, bool] = {}
+        # the sandboxed worker is tried once, beside whatever comes first (staging, placing data)
+        self._health_problem = ""
+        self._health = threading.Thread(target=self._check_worker, name="worker-health", daemon=True)
+        self._health.start()
+
+    def _check_worker(self) -> None:
+        """Can a worker start in the sandbox here and import what every probe needs (NumPy)? Asked in
+        an empty folder of the grader's, so no submission can make it fail."""
+        folder = self._tmp / "health"
+        try:
+            folder.mkdir()
+            worker = WorkerProcess(str(folder), [], self.rubric.policy.limits, sandboxed=self.sandboxed,
+                                   layers=self.layers, scratch=folder)
+            try:
+                reply = worker.request({"op": "ping"}, time_s=HEALTH_S, import_time_s=0)
+                if not reply.ok:
+                    tail = worker.output.text()[-1500:] if getattr(worker, "output", None) else ""
+                    self._health_problem = reply.describe() + (f"; its output ended: {tail}" if tail.strip() else "")
+            finally:
+                worker.close()
+        except Exception as exc:  # noqa: BLE001 - whatever stops it, the grader cannot grade
+            self._health_problem = str(exc)[-2000:]
+
+    def _ensure_healthy(self) -> None:
+        self._health.join()
+        if self._health_problem:
+            raise GraderBroken("the grader cannot grade on this machine: its sandboxed worker does not work "
+                               f"({self._health_problem.strip()}). No grade was written; this is not the "
+                               "student's doing (check the installation: autograde layers, pip install -e .)")
 
     def close(self) -> None:
+        self._health.join()  # it works in the folder removed below
         try:
             self.reference.close()
         finally:
@@ -252,6 +303,7 @@ class Grader:
         """Grade one submission; ``only`` limits grading to those question ids and ``trusted``
         follows file symlinks (both for validating the repository's own solutions)."""
         started = time.perf_counter()
+        self._ensure_healthy()
         self._count += 1
         staging = self._tmp / f"submission-{self._count}"
         try:
@@ -265,7 +317,7 @@ class Grader:
                                trusted=trusted)
         except IntakeError as exc:
             return self._unreadable(str(source), str(exc), started)
-        provide_data(submission, self.rubric, self.heads)
+        provide_data(submission, self.rubric, self.heads, keys=None if only is None else self._files_read_by(only))
         if seed is None:
             seed = derive_seed(submission.digest, self.rubric.digest)
         ctx = GradingContext(self.rubric, submission, seed)
@@ -347,7 +399,8 @@ class Grader:
                     outcomes = kind.evaluate(params, ctx)
                 else:
                     outcomes = self._run_cases(kind, params, ctx, runners, question, budget)
-                result.checks.append(CheckResult(label, params.kind, params.weight, outcomes))
+                result.checks.append(CheckResult(label, params.kind, params.weight, outcomes,
+                                                 hidden=(params.visibility or question.visibility) == "hidden"))
         except Exception as exc:  # noqa: BLE001 - a grader bug costs one question, never the run
             result.grader_error = f"internal grader error in {question.id}: {exc!r}"
             result.checks = [CheckResult("grader error", "error", 1.0, [Outcome(0.0, traceback.format_exc(-2))])]
@@ -415,6 +468,17 @@ class Grader:
         except ReferenceFailed as exc:
             raise RuntimeError(f"the reference solution failed on {case.label}: {exc}") from None
 
+    def _files_read_by(self, only: set[str]) -> set[str]:
+        """The files the questions ``only`` run, and the scripts those run after: where data goes."""
+        keys = {f for q in self.rubric.questions if q.id in only for f in probed_files(q, self.rubric)}
+        todo = [k for k in keys if k in self.rubric.files]
+        while todo:
+            for before in self.rubric.files[todo.pop()].after:
+                if before not in keys:
+                    keys.add(before)
+                    todo.append(before)
+        return keys
+
     def installed(self, name: str) -> bool:
         """Whether a dataset is there without generating it (the course's own photos cannot be)."""
         from . import data
@@ -436,10 +500,13 @@ class Grader:
                 used.append({"dataset": name, "origin": "not installed",
                              "source": "optional: the checks that need it were not run"})
                 continue
-            try:
-                used.append(data.resolve(name).as_report())
+            try:  # what this grade used was found or made while grading: nothing is made for the record
+                found = data.resolve(name, make=False)
             except Exception as exc:  # noqa: BLE001 - a missing dataset is reported, never fatal here
                 used.append({"dataset": name, "origin": "unavailable", "source": str(exc)})
+                continue
+            used.append(found.as_report() if found else
+                        {"dataset": name, "origin": "not made", "source": "no question of this grade needed it"})
         return used
 
     def _unreadable(self, source: str, message: str, started: float) -> GradeReport:
@@ -452,6 +519,19 @@ class Grader:
 
     def _not_graded(self, question: Question, why: str) -> QuestionResult:
         return unscored(question, why)
+
+
+def auto_points(rubric: Rubric) -> float:
+    """The auto-graded points a rubric gives (``GradeReport.auto_max`` of a submission whose every
+    check ran): the share of each question carried by checks the grader judges itself, extra credit
+    and deductions left out. The class page's denominator, the same rule as every report's."""
+    total = 0.0
+    for q in rubric.questions:
+        if q.extra_credit or q.penalty:
+            continue
+        weight = sum(c.weight for c in q.checks) or 1.0
+        total += q.points * sum(c.weight for c in q.checks if not kind_of(c).ta_graded) / weight
+    return round(total, 4)
 
 
 def unscored(question: Question, why: str) -> QuestionResult:
@@ -645,4 +725,4 @@ def grade_submission(source: str | Path, spec: str | Path, seed: int | None = No
         return grader.grade(source, seed=seed)
 
 
-__all__ = ["Grader", "GradeReport", "ReferenceSolution", "ReferenceUnavailable", "grade_submission", "__version__"]
+__all__ = ["Grader", "GraderBroken", "GradeReport", "auto_points", "ReferenceSolution", "ReferenceUnavailable", "grade_submission", "__version__"]

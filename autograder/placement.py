@@ -68,8 +68,10 @@ class HeadCache:
         return out
 
 
-def provide_data(submission: Submission, rubric, heads: HeadCache) -> None:
-    """Put the rubric's dataset files next to the scripts that read them (read-only, world-readable).
+def provide_data(submission: Submission, rubric, heads: HeadCache, keys: set[str] | None = None) -> None:
+    """Put the rubric's dataset files next to the scripts that read them (read-only, world-readable);
+    ``keys``: only next to these files (the rest of the manifest is kept), so a dataset is made only
+    when something will read it.
 
     Whatever the student put in the way never stops it: a file where a folder goes, or a folder or
     link where a data file goes, is moved aside with a note (never followed), and a placement that
@@ -79,7 +81,11 @@ def provide_data(submission: Submission, rubric, heads: HeadCache) -> None:
     from . import data
 
     placed: list[str] = []
+    if keys is not None and (submission.root / MANIFEST).is_file() and not (submission.root / MANIFEST).is_symlink():
+        placed += json.loads((submission.root / MANIFEST).read_text())  # ours: only the trusted reference calls this
     for placement in rubric.data:
+        if keys is not None and placement.next_to not in keys:
+            continue
         anchor = submission.files.get(placement.next_to)
         if anchor is None or (placement.optional and data.resolve(placement.dataset, make=False) is None):
             continue

@@ -29,10 +29,12 @@ import io
 import logging
 import multiprocessing
 import os
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import partial
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 from copydetect import CodeFingerprint
@@ -41,6 +43,7 @@ from scipy import sparse
 
 K = 25  # copydetect's default noise threshold: the shortest matching filtered text that counts
 MAX_FILE_BYTES = 1_000_000  # larger "code" is generated data, not something a student typed
+MAX_MEMBERS = 2_000  # files read from one zip
 EXCERPTS_PER_FILE = 3
 DETAILED_PAIRS = 200  # passages for the most similar pairs only; thousands mean the threshold is too low
 EXCERPT_LINES = 14
@@ -96,20 +99,49 @@ class _Document:
 
 
 # -- reading code ------------------------------------------------------------------------------
-def code_files(folder: Path) -> dict[str, str]:
-    """The Python code of a submission folder: each ``.py`` file, and each notebook's code cells."""
+def code_files(folder: Path, skip: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The Python code of a submission (a folder or a zip, as a class is handed in): each ``.py``
+    file, and each notebook's code cells. ``skip``: file names the course provides (``util.py``),
+    which every student has."""
     found: dict[str, str] = {}
-    for path in sorted(Path(folder).rglob("*")):
-        rel = path.relative_to(folder)
-        if (not path.is_file() or path.is_symlink() or SKIP_PARTS & set(rel.parts)
-                or path.suffix not in (".py", ".ipynb") or path.stat().st_size > MAX_FILE_BYTES):
+    for rel, read in _members(Path(folder)):
+        path = PurePosixPath(rel)
+        if SKIP_PARTS & set(path.parts) or path.suffix not in (".py", ".ipynb") or path.name in skip:
             continue
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-            found[rel.as_posix()] = notebook_code(text) if path.suffix == ".ipynb" else text
-        except Exception as exc:  # noqa: BLE001 - an unreadable notebook is left out, not fatal
-            logging.getLogger(__name__).info("similarity: skipping %s: %s", path, exc)
+            text = read().decode("utf-8", errors="replace")
+            found[rel] = notebook_code(text) if path.suffix == ".ipynb" else text
+        except Exception as exc:  # noqa: BLE001 - an unreadable member or notebook is left out, not fatal
+            logging.getLogger(__name__).info("similarity: skipping %s in %s: %s", rel, folder, exc)
     return found
+
+
+def _members(source: Path):
+    """(relative path, reader) for each regular file of a folder or a zip, none larger than
+    ``MAX_FILE_BYTES``. A zip is read in memory, never unpacked: each member's reader stops after
+    the cap whatever its header declares, and there are at most ``MAX_MEMBERS`` of them."""
+    if source.is_file():
+        try:
+            archive = zipfile.ZipFile(source)
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return
+        with archive:
+            for info in archive.infolist()[:MAX_MEMBERS]:
+                if info.is_dir() or info.file_size > MAX_FILE_BYTES:
+                    continue
+                yield info.filename.replace("\\", "/").lstrip("/"), partial(_capped_member, archive, info)
+        return
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_FILE_BYTES:
+            yield path.relative_to(source).as_posix(), path.read_bytes
+
+
+def _capped_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    with archive.open(info) as fh:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError("larger than its header says")
+    return data
 
 
 def notebook_code(text: str) -> str:
@@ -171,10 +203,11 @@ def boilerplate_hashes(starter: Path | None) -> frozenset[int]:
 
 # -- comparing ---------------------------------------------------------------------------------
 def similar_pairs(submissions: dict[str, Path], starter: Path | None, threshold: float = 0.5,
-                  workers: int | None = None) -> list[Pair]:
+                  workers: int | None = None, provided: frozenset[str] = frozenset()) -> list[Pair]:
     """Pairs of students whose code overlaps by at least ``threshold`` either way, highest first.
-    ``workers``: processes for tokenising (default: all cores)."""
-    students, documents = read_class(submissions, starter, workers)
+    ``workers``: processes for tokenising (default: all cores); ``provided``: file names the course
+    hands out (left out)."""
+    students, documents = read_class(submissions, starter, workers, provided)
     share = shares(documents, students)
     either_way = np.maximum(share, share.T)
     found = sorted(zip(*np.nonzero(np.triu((either_way >= threshold) & (either_way > 0), k=1))),
@@ -195,13 +228,13 @@ def similarity_matrix(submissions: dict[str, Path], starter: Path | None,
     return students, shares(documents, students)
 
 
-def read_class(submissions: dict[str, Path], starter: Path | None,
-               workers: int | None = None) -> tuple[list[str], list[_Document]]:
+def read_class(submissions: dict[str, Path], starter: Path | None, workers: int | None = None,
+               provided: frozenset[str] = frozenset()) -> tuple[list[str], list[_Document]]:
     """Every student's code files, fingerprinted once per distinct text (files handed in unchanged
     are common), the starter's k-grams left out."""
     boilerplate = boilerplate_hashes(starter)
     files = [(student, name, text) for student, folder in sorted(submissions.items())
-             for name, text in code_files(folder).items()]
+             for name, text in code_files(folder, provided).items()]
     distinct = list(dict.fromkeys(text for _, _, text in files))
     prints = {text: fingerprint("code.py", text, boilerplate, f)
               for text, f in zip(distinct, filter_all(distinct, workers))}

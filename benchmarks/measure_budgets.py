@@ -4,8 +4,8 @@ The reference and every era variant (the rubric's variants file) are graded on t
 scripts or notebooks; the grader's own figures (``provenance.json``: a script's first run on the
 grader's clock and its worker's cgroup peak; a notebook's run and its kernel's cgroup peak) are
 gathered per file. A budget below three times the most any of them needed is flagged. Memory needed is
-the peak resident set of the worker's (or kernel's) processes; the cgroup's own peak, also shown, counts
-the page cache of every file read too, which the kernel reclaims before the memory limit bites.
+the larger of two peaks: the resident set of the worker's (or kernel's) processes (shared libraries
+counted in full) and the cgroup's count (what the memory limit enforces, page cache included).
 
     python benchmarks/measure_budgets.py [specs/cmu-hw5.yaml ...]
 
@@ -102,7 +102,8 @@ def main(argv: list[str]) -> int:
     short = 0
     for assignment, path, t_budget, t_need, m_budget, m_need, m_cgroup, runs in rows:
         t_ratio = t_budget / t_need if t_need else None
-        m_ratio = m_budget / m_need if m_need else None
+        m_most = max((m for m in (m_need, m_cgroup) if m is not None), default=None)
+        m_ratio = m_budget / m_most if m_most else None
         low = [r for r in (t_ratio, m_ratio) if r is not None and r < WANTED_MARGIN]
         short += bool(low)
 

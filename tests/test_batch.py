@@ -177,6 +177,23 @@ def test_a_rerun_grades_only_what_changed_and_new_times_need_no_regrade(klass, f
     assert [len(plan(students, out, load(SPEC).digest, None, force=f)[0]) for f in (False, True)] == [1, 6]
 
 
+def test_a_student_removed_since_the_last_run_is_on_no_page(klass, tmp_path):
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    for name in ("ada", "dan"):
+        shutil.copytree(klass / name, subs / name)
+    shutil.copyfile(klass / "eve.zip", subs / "eve.zip")
+    out = tmp_path / "out"
+    first = run_batch(subs, SPEC, out, jobs=1, progress=False, only=["Q1"], similarity_threshold=None)
+    assert len(first.rows) == 3
+    (subs / "eve.zip").unlink()
+    again = run_batch(subs, SPEC, out, jobs=1, progress=False, only=["Q1"], similarity_threshold=None)
+    assert [r.student.id for r in again.rows] == ["ada", "dan"]
+    students = (out / "summary.html").read_text().split("<h2>Students</h2>")[1]
+    assert "eve" not in students and "ada" in students
+    assert "eve" not in (out / "gradebook.csv").read_text()
+
+
 def test_the_same_grades_through_a_dask_cluster(klass, first_run, tmp_path):
     distributed = pytest.importorskip("distributed")
     import sys
@@ -230,6 +247,16 @@ def test_discovery_takes_ids_from_lms_names_and_refuses_duplicates(tmp_path):
         discover(tmp_path, r"(?P<id>[a-z]+)_")
     with pytest.raises(DiscoveryError, match="named group"):
         discover(tmp_path, r"([a-z]+)_")
+
+
+def test_canvas_late_files_keep_their_students_id(tmp_path):
+    """Canvas names a file handed in late kimbo_late_45678_90123_hw5.zip: with the README's pattern
+    its id is kimbo (not "late"), its Canvas id 45678."""
+    (tmp_path / "kimbo_late_45678_90123_hw5.zip").write_bytes(b"")
+    (tmp_path / "smithjohn_12345_67890_hw5.zip").write_bytes(b"")
+    students = discover(tmp_path, r"(?P<id>[a-z]+)_(?P<canvas_id>[0-9]+)_")
+    assert [(s.id, s.extra["canvas_id"], s.extra.get("canvas_late")) for s in students] == [
+        ("kimbo", "45678", "late"), ("smithjohn", "12345", None)]
 
 
 def test_submission_hash_follows_content_not_mtime(tmp_path):

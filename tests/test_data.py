@@ -100,6 +100,15 @@ def test_data_command_lists_everything(small_root, capsys):
         assert name in out
 
 
+def test_the_data_command_says_how_real_data_gets_here(tmp_path):
+    """The course's photos are never synthetic: `autograde data` says how to add them; and where
+    Fashion-MNIST would be synthetic, it names Debian's package of the real one."""
+    notes = {d.name: note for d, _, note in data.status(tmp_path)}
+    assert "autograde data add ocr-photos FOLDER" in notes["ocr-photos"] and "synthetic" not in notes["ocr-photos"]
+    assert notes["fashion-mnist"].endswith("on first use") and (
+        "a system copy" in notes["fashion-mnist"] or "dataset-fashion-mnist" in notes["fashion-mnist"])
+
+
 @pytest.mark.slow
 def test_synthetic_nist36_is_calibrated(nist36_folder):
     """The handout's MLP (1024-64-36, SGD, 30 epochs) lands at 75-85 % validation, as on real NIST36."""
@@ -181,3 +190,18 @@ def test_torchvision_reads_every_layout_offline(small_root):
         fmnist = torchvision.datasets.FashionMNIST(data.resolve("fashion-mnist", small_root).folder, train=False,
                                                    download=False)
         assert len(fmnist) == 10000
+
+
+def test_a_grade_makes_only_the_data_its_questions_read(tmp_path, monkeypatch, capsys):
+    """The record of which data a grade used makes nothing: function questions of handout 004 on a
+    fresh data directory leave it without EMNIST or flowers17 (minutes of generating otherwise)."""
+    from autograder.grading import Grader
+    from conftest import CMU_SPEC, ROOT
+
+    monkeypatch.setenv("AUTOGRADE_DATA", str(tmp_path / "data"))
+    with Grader(CMU_SPEC) as grader:
+        report = grader.grade(ROOT / "fixtures" / "submissions" / "cmu-hw5" / "alice", only={"Q2.1.2", "Q2.2.2"})
+    assert report.question("Q2.2.2").score > 0
+    made = {d["dataset"]: d["origin"] for d in report.provenance["data"]}
+    assert made.get("emnist-balanced") == made.get("flowers17") == "not made"
+    assert not (tmp_path / "data" / "emnist").exists() and not (tmp_path / "data" / "flowers17").exists()

@@ -245,6 +245,10 @@ def test_hostile_layouts_cost_notes_and_the_rest_is_graded(grader, tmp_path):
     assert not report.fatal
     assert {q.id: q.score for q in report.questions} == {q.id: q.auto_max for q in report.questions}
     assert {q.id for q in report.questions} == FAST
+    # data is placed only for the questions graded: a whole grade places NIST36, past the folder
+    report = grader.grade(z)
+    assert {q.id: q.score for q in report.questions if q.id in FAST} == {q.id: q.auto_max for q in report.questions
+                                                                         if q.id in FAST}
     notes = "\n".join(report.intake_problems)
     for words in ("renamed 'hw5/python'", "nist36_train.mat", "longer than 255 bytes", "limit for one file"):
         assert words in notes

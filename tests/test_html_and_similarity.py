@@ -136,7 +136,7 @@ def test_summary_counts_statistics_and_links(batch):
     assert "mean median min max 3.67 5.25 0 5.75" in text
     for student in ("ref", "blank", "wrong_w3"):
         assert f'<a href="{student}/report.html">' in page
-    assert "ref 5.75 2.875 2.875 report.html" in text  # the gradebook's late penalty and final grade
+    assert "ref 5.75 2.88 2.88 report.html" in text  # the gradebook's late penalty and final grade, rounded like totals
     assert "crashed error intake failed on" in text
     assert '<a href="similarity.html">' in page
     assert page.count('src="data:image/png;base64,') == 1
@@ -153,6 +153,9 @@ def test_summary_question_table(batch):
 def test_common_feedback_groups_numbers(batch, tmp_path):
     assert normalise("case 3: got 0.51") == normalise("case 7: got 0.49") == "case #: got #"
     assert normalise("dL/dw1: Q2.2.2 is 1e-6") == "dL/dw1: Q2.2.2 is #"
+    pattern = "no file named run_q7_1_1.py (or a name like /(run_?)?q_?7[._-]?1[._-]?1\\.py/) after 3 tries"
+    assert normalise(pattern) == pattern.replace("after 3", "after #")
+    assert normalise("call `np.float(5)` got 2") == "call `np.float(5)` got #"
     for student, value in (("a", "0.51"), ("b", "0.49")):
         (tmp_path / student).mkdir()
         (tmp_path / student / "results.json").write_text(json.dumps({"score": 1, "tests": [
@@ -367,3 +370,24 @@ def test_similarity_page(cls, tmp_path):
 
 def test_pair_similarity_is_the_larger_direction():
     assert Pair("a", "b", 0.2, 0.7).similarity == 0.7
+
+
+def test_a_class_handed_in_as_zips_is_compared_like_the_folders(cls, tmp_path):
+    """Zips are read in memory (nothing unpacked, each member capped); the course's util.py, which
+    every student hands in unchanged, is left out."""
+    import zipfile
+
+    util = (ROOT / "solution" / "cmu-hw5" / "python" / "util.py").read_text()
+    zips = {}
+    for student, folder in cls.items():
+        zips[student] = tmp_path / "zips" / f"{student}.zip"
+        zips[student].parent.mkdir(exist_ok=True)
+        with zipfile.ZipFile(zips[student], "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.write(folder / "python" / "nn.py", f"{student}-hw5/python/nn.py")
+            zf.writestr(f"{student}-hw5/python/util.py", util)
+            zf.writestr(f"{student}-hw5/python/data.py", "x = 0\n" * 400_000)  # past the cap: left out
+    folders = [(p.student_a, p.student_b, round(p.similarity, 6)) for p in similar_pairs(cls, NN_STARTER)]
+    zipped = [(p.student_a, p.student_b, round(p.similarity, 6))
+              for p in similar_pairs(zips, NN_STARTER, provided=frozenset({"util.py"}))]
+    assert zipped == folders and folders[0][:2] == ("alice", "bob")
+    assert set(code_files(zips["carol"], frozenset({"util.py"}))) == {"carol-hw5/python/nn.py"}

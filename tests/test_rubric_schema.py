@@ -79,3 +79,15 @@ def test_extra_keys_are_rejected(tmp_path):
 def test_not_yaml(tmp_path):
     with pytest.raises(RubricError, match="not valid YAML"):
         load(write(tmp_path, "questions: [unclosed"))
+
+
+def test_a_rubric_copied_elsewhere_names_the_path_that_does_not_resolve(tmp_path):
+    """Validation, not grading, says a copied rubric's reference is missing, naming the key and the
+    rule (paths are relative to the rubric's own folder)."""
+    from autograder.rubric.schema import RubricError, load
+    from conftest import ROOT
+
+    copy = tmp_path / "tdt4265-a2.yaml"
+    copy.write_text((ROOT / "specs" / "tdt4265-a2.yaml").read_text())
+    with pytest.raises(RubricError, match=r"reference: '../solution/tdt4265-a2' is not there .*relative to the folder"):
+        load(copy)

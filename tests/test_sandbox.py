@@ -199,3 +199,20 @@ def test_the_psnr_shim_costs_nothing_until_skimage_measure_is_imported(tmp_path)
         finally:
             worker.close()
         assert reply.ok and reply.value["v"] == pytest.approx(expected), reply
+
+
+def test_strays_are_reaped_without_waiting_on_the_workers_own_parents():
+    """Under unprivileged bubblewrap the namespace's init runs as the student's uid: it is a parent of
+    the worker, never a stray, so reaping does not wait its 2 s on it after every probe."""
+    import os
+    import subprocess
+    import sys
+
+    from autograder.worker.main import ancestors
+
+    assert {os.getpid(), os.getppid()} <= ancestors()
+    # a grandchild sees its parent and grandparent spared, as the worker sees bwrap's init
+    out = subprocess.run([sys.executable, "-c", "import os, subprocess, sys; print(os.getpid()); sys.stdout.flush(); "
+                          "subprocess.run([sys.executable, '-c', 'from autograder.worker.main import ancestors; "
+                          "print(sorted(ancestors()))'])"], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert int(out[0]) in eval(out[1]) and os.getpid() in eval(out[1])

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SKIPPED_NAMES = {"__MACOSX", ".DS_Store"}
+# Canvas marks a file handed in after the due date by a "late" after the student's name:
+# kimbo_late_45678_90123_hw5.zip is kimbo's (the id pattern is matched without the marker)
+CANVAS_LATE = re.compile(r"^([^_]+)_late_(?=\d)")
 
 
 class DiscoveryError(ValueError):
@@ -63,10 +66,15 @@ def _student(entry: Path, pattern: re.Pattern | None) -> Student:
     name = stem(entry)
     if pattern is None:
         return Student(name, entry)
+    late = CANVAS_LATE.match(name)
+    if late:
+        name = late.group(1) + "_" + name[late.end():]
     match = pattern.search(name)
     if not match or not match.group("id"):
         raise DiscoveryError(f"{entry.name}: --id-pattern {pattern.pattern!r} finds no id in it")
     extra = {k: v for k, v in match.groupdict().items() if k != "id" and v}
+    if late:
+        extra["canvas_late"] = "late"
     return Student(match.group("id"), entry, extra)
 
 

@@ -263,7 +263,8 @@ def extra_outputs(rows: list[Row], rubric: Rubric, out: Path, threshold: float |
     if threshold is not None:
         try:
             submissions = {r.student.id: r.student.path for r in rows}
-            pairs = similar_pairs(submissions, rubric.path(rubric.starter), threshold)
+            provided = frozenset(Path(f.path).name for f in rubric.files.values() if f.provided)
+            pairs = similar_pairs(submissions, rubric.path(rubric.starter), threshold, provided=provided)
             paths["similarity"] = write_similarity_report(pairs, out, threshold=threshold)
         except Exception as exc:  # noqa: BLE001 - see the docstring
             notes.append(f"similarity report failed: {exc!r}")

@@ -11,7 +11,6 @@ from typing import Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import stats
 
 from ..rubric import expr
 from .base import Outcome, ProbeCheck, ProbeParams, failed_reply
@@ -89,6 +88,8 @@ class Statistical(ProbeCheck):
         if abs(x.var() - var) > params.z * se_var:
             problems.append(f"sample variance {x.var():.4g} is off" + (f" (expected {var:.4g})" if ctx.visible else ""))
         if not problems:
+            from scipy import stats  # imported when first needed: 0.7 s that loading a rubric need not pay
+
             p = stats.kstest(x, dist_name, args=dist_args).pvalue
             if p < params.ks_p:
                 problems.append(f"the values do not look {params.distribution.uniform and 'uniformly' or 'normally'}"

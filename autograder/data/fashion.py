@@ -51,4 +51,5 @@ def make(folder: Path, seed: int) -> dict:
 
 DATASET = register(Dataset(
     name="fashion-mnist", folder="fashion-mnist", files=[f"FashionMNIST/raw/{n}" for n in RAW] + NPY,
-    description="Fashion-MNIST 28x28, 10 classes (handout 003)", make=make, system=from_debian))
+    description="Fashion-MNIST 28x28, 10 classes (handout 003)", make=make, system=from_debian,
+    real="apt install dataset-fashion-mnist (Debian's copy of the real set), or autograde data add fashion-mnist FOLDER"))

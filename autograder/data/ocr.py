@@ -153,4 +153,6 @@ PAGES = register(Dataset(
     description="synthetic handwritten pages with per-character boxes (handout 004 Q4)", make=write_pages))
 REAL_PHOTOS = register(Dataset(
     name="ocr-photos", folder="ocr-photos", files=list(PHOTOS) + ["ground_truth.yaml", "boxes.json"],
-    description="the course's four OCR photos (handout 004 Q4), provided by the instructor", make=make_photos))
+    description="the course's four OCR photos (handout 004 Q4), provided by the instructor", make=make_photos,
+    only_real=True, real="the course's photos, added with autograde data add ocr-photos FOLDER (01_list.jpg ... "
+                         "04_deep.jpg, ground_truth.yaml, boxes.json)"))

@@ -62,6 +62,7 @@ def build_kit(spec: str | Path, out: str | Path, seed: int = KIT_SEED) -> BuiltK
         (folder / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, folder / target)
     write_rubric(restricted.rubric, folder / RUBRIC_FILE, rubric)
+    (folder / REPLIES_FOLDER).mkdir()  # its reference: filled once the grade below has recorded it
     kit_rubric = load(folder / RUBRIC_FILE)
 
     with tempfile.TemporaryDirectory(prefix="autograde-kit-") as tmp:

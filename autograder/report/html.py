@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import quote
 
-from ..grading import GradeReport, QuestionResult
+from ..grading import GradeReport, QuestionResult, auto_points
 from ..rubric.schema import Rubric
 from .templating import render
 from .writers import attachment_paths, summary_line
@@ -214,18 +214,6 @@ def read_gradebook(path: Path) -> dict[str, dict[str, str]]:
         return {row["student"]: row for row in csv.DictReader(fh) if row.get("student")}
 
 
-def auto_points(rubric: Rubric) -> float:
-    """Most a submission can score automatically: the share of each question's points carried by
-    its automatic checks (as ``QuestionResult.auto_max``), extra credit and deductions left out."""
-    total = 0.0
-    for q in rubric.questions:
-        if q.extra_credit or q.penalty:
-            continue
-        weight = sum(c.weight for c in q.checks) or 1.0
-        total += q.points * sum(c.weight for c in q.checks if c.kind != "manual") / weight
-    return round(total, 4)
-
-
 def question_stats(rubric: Rubric, graded: list[StudentRow]) -> list[QuestionStats]:
     """Per question: mean score, the share of students below full marks (auto-graded questions),
     and the share with points still waiting for a TA."""
@@ -250,10 +238,14 @@ def question_stats(rubric: Rubric, graded: list[StudentRow]) -> list[QuestionSta
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
 
 
+_CODE = re.compile(r"(/[^/\s]{2,}/|`[^`]*`)")  # a file-name pattern /(run_?)?q_?7.../, `code`
+
+
 def normalise(message: str) -> str:
     """Feedback with its numbers replaced by ``#``: "case 3: got 0.51" and "case 7: got 0.49"
-    are the same problem. Numbers inside names (``w1``, ``Q2.2.2``) are kept."""
-    return _NUMBER.sub("#", message)
+    are the same problem. Numbers inside names (``w1``, ``Q2.2.2``) and code-like text (a pattern
+    between slashes, text between backticks) are kept."""
+    return "".join(part if i % 2 else _NUMBER.sub("#", part) for i, part in enumerate(_CODE.split(message)))
 
 
 def common_messages(graded: list[StudentRow], limit: int = COMMON_MESSAGES) -> list[CommonMessage]:

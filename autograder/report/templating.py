@@ -24,9 +24,12 @@ def environment() -> jinja2.Environment:
 
 def points(x) -> str:
     """2.50 -> "2.5", 3.0 -> "3", None -> "–" (the way a handout writes marks)."""
-    if x is None:
+    if x is None or x == "":
         return "–"
-    text = f"{float(x):.2f}".rstrip("0").rstrip(".")
+    try:
+        text = f"{float(x):.2f}".rstrip("0").rstrip(".")
+    except (TypeError, ValueError):
+        return str(x)
     return "0" if text == "-0" else text
 
 

@@ -30,10 +30,16 @@ def results_json(report: GradeReport) -> dict:
     for q in report.questions:
         if q.manual:
             continue
-        test = {"name": f"{q.id} {q.title}", "number": q.id, "score": q.score, "max_score": q.auto_max,
-                "output": "\n".join(map(visible, q.notes + (q.feedback or ["All checks passed."]))),
-                "visibility": VISIBILITY[q.visibility], "tags": _tags(q)}
-        tests.append(test)
+        hidden = [c for c in q.checks if c.hidden and not c.pending]
+        if q.penalty or not hidden or len(hidden) == len([c for c in q.checks if not c.pending]):
+            tests.append(_test(q, q.id, q.title, q.score, q.auto_max, q.feedback,
+                               "hidden" if hidden else q.visibility))
+            continue
+        # a question with checks of both kinds: students see the public ones' test now, and the
+        # hidden ones' (their score, feedback and inputs) only once grades are published
+        for is_hidden, title in ((False, q.title), (True, f"{q.title}: checks shown after grades are published")):
+            score, most, feedback = q.part(is_hidden)
+            tests.append(_test(q, q.id, title, score, most, feedback, "hidden" if is_hidden else "public"))
     manual = [{"number": q.id, "name": q.title, "max_score": q.points, "extra_credit": q.extra_credit,
                "notes": [visible(n) for n in q.ta_notes], "figures": [rel for _, rel in attachment_paths(q)]}
               for q in report.questions if q.manual]
@@ -46,6 +52,13 @@ def results_json(report: GradeReport) -> dict:
         "tests": tests,
         "extra_data": {"manual": manual, "provenance": report.provenance},
     }
+
+
+def _test(q: QuestionResult, number: str, title: str, score: float, most: float, feedback: list[str],
+          visibility: str) -> dict:
+    return {"name": f"{number} {title}", "number": number, "score": score, "max_score": most,
+            "output": "\n".join(map(visible, q.notes + (feedback or ["All checks passed."]))),
+            "visibility": VISIBILITY[visibility], "tags": _tags(q)}
 
 
 def compat_lines(report: GradeReport) -> list[str]:

@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from ..checks import AnyCheck
 from ..sandbox.launch import Limits
+from .errors import RubricError  # noqa: F401 - re-exported: schema.RubricError
 
 
 class FileSpec(BaseModel):
@@ -321,10 +322,6 @@ class Rubric(BaseModel):
         return sum(self.question_ceiling_s(q) for q in self.questions)
 
 
-class RubricError(ValueError):
-    """A rubric that does not validate; the message names the file, key path and line."""
-
-
 def load(path: str | Path) -> Rubric:
     path = Path(path)
     try:
@@ -344,6 +341,13 @@ def load(path: str | Path) -> Rubric:
         raise RubricError(_explain(path, exc, data, root)) from None
     rubric.source = path.resolve()
     rubric.digest = hashlib.sha256(text.encode()).hexdigest()
+    named = [(key, getattr(rubric, key)) for key in ("reference", "starter", "mutants", "variants")]
+    named += [(f"files.{key}.provided", spec.provided) for key, spec in rubric.files.items()]
+    named += [(f"data[{i}].fixture", p.fixture) for i, p in enumerate(rubric.data)]
+    for key, rel in named:
+        if rel is not None and not rubric.path(rel).exists():
+            raise RubricError(f"{path}: {key}: {rel!r} is not there ({rubric.path(rel)}); paths in a rubric "
+                              "are relative to the folder the rubric file is in")
     for placement in rubric.data:
         absent = [f for f in placement.files if placement.fixture
                   and not (rubric.path(placement.fixture) / f).is_file()]

@@ -111,3 +111,8 @@ def sandbox_required() -> bool:
 
 class SandboxUnavailable(RuntimeError):
     """A layer is missing while ``AUTOGRADE_REQUIRE_SANDBOX`` demands all of them."""
+
+
+class GraderBroken(RuntimeError):
+    """The grader itself cannot grade here (its worker does not start, or cannot import NumPy): no
+    score may come of it, and nothing that looks like one may be written."""

@@ -204,8 +204,9 @@ def reap_strays() -> None:
     """
     if os.getuid() == 0:
         return  # never as root: outside a namespace that would be the whole machine
+    spared = ancestors()
     deadline = time.monotonic() + 2.0
-    while others_of_my_uid() and time.monotonic() < deadline:
+    while others_of_my_uid(spared) and time.monotonic() < deadline:
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
@@ -218,10 +219,25 @@ def reap_strays() -> None:
         time.sleep(0.005)  # killed grandchildren count against pids.max until init reaps them
 
 
-def others_of_my_uid() -> bool:
+def ancestors() -> set[int]:
+    """This process's parents. Under unprivileged bubblewrap its init (pid 1) runs as the student's
+    uid too; ``kill(-1)`` never reaches it, so counting it as a stray made every probe wait the whole
+    2 s (a student's ``autograde check`` took 81 s where root's took 8 s)."""
+    found, pid = set(), os.getpid()
+    while pid > 0 and pid not in found and len(found) < 64:
+        found.add(pid)
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                pid = next((int(line.split()[1]) for line in fh if line.startswith("PPid:")), 0)
+        except (OSError, ValueError, IndexError):
+            break
+    return found
+
+
+def others_of_my_uid(spared: set[int] | frozenset = frozenset()) -> bool:
     me, uid = os.getpid(), str(os.getuid())
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
+        if not entry.isdigit() or int(entry) == me or int(entry) in spared:
             continue
         try:
             with open(f"/proc/{entry}/status") as fh:
