@@ -202,7 +202,7 @@ def data_command(args, console: Console) -> int:
         found = data.add(args.names[0], Path(args.names[1]), args.data_dir)
         console.print(f"[green]{found.name}[/green]: {found.origin}, {found.source} -> {found.folder}")
     if args.action == "make":
-        makeable = [n for n, d in data.DATASETS.items() if n != "ocr-photos"]  # the course's own photos
+        makeable = [n for n, d in data.DATASETS.items() if not d.only_real]  # not the course's own photos
         names = makeable if args.names in ([], ["all"]) else args.names
         for name in names:
             if name not in data.DATASETS:

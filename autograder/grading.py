@@ -217,7 +217,7 @@ class ReferenceSolution:
             worker = WorkerProcess(str(self.staged.root), self.rubric.policy.shims,
                                    self.rubric.policy.limits, sandboxed=False, scratch=self.folder)
             self._runners = Runners(worker, self.rubric, self.staged, 0, False, None, self.folder)
-        wanted = set(names) | {p for n in names if n in self.rubric.files for p in self.rubric.files[n].after}
+        wanted = set(names) | runs_after(self.rubric, names)
         if wanted - self._placed:
             provide_data(self.staged, self.rubric, self.heads, keys=wanted - self._placed)
             self._placed |= wanted
@@ -471,13 +471,7 @@ class Grader:
     def _files_read_by(self, only: set[str]) -> set[str]:
         """The files the questions ``only`` run, and the scripts those run after: where data goes."""
         keys = {f for q in self.rubric.questions if q.id in only for f in probed_files(q, self.rubric)}
-        todo = [k for k in keys if k in self.rubric.files]
-        while todo:
-            for before in self.rubric.files[todo.pop()].after:
-                if before not in keys:
-                    keys.add(before)
-                    todo.append(before)
-        return keys
+        return keys | runs_after(self.rubric, keys)
 
     def installed(self, name: str) -> bool:
         """Whether a dataset is there without generating it (the course's own photos cannot be)."""
@@ -601,6 +595,8 @@ class Runners:
         fresh = [n for n in header.get("modules", {}) if n in self.rubric.files and not runner.has_loaded(n)]
         started = time.monotonic()
         reply = runner.request(header, value, **budgets)
+        if not fresh:
+            return reply
         rss, cgroup = runner.peaks_mb()
         for name in fresh:
             if runner.has_loaded(name):
@@ -623,12 +619,7 @@ class Runners:
         submission, not named already (unless ``named_too``), and not failed in this worker's grade."""
         if runner is not self.worker:
             return []
-        wanted, todo = set(), [n for n in modules if n in self.rubric.files]
-        while todo:
-            for before in self.rubric.files[todo.pop()].after:
-                if before not in wanted:
-                    wanted.add(before)
-                    todo.append(before)
+        wanted = runs_after(self.rubric, modules)
         return [n for n in self.rubric.files if n in wanted and (named_too or n not in modules)
                 and n in self.submission.files and n not in runner.fatal_imports]
 
@@ -691,6 +682,17 @@ def chain_note(record: dict, rubric: Rubric) -> str:
         return f"{path(record['script'])} read {record['file']}, written by {path(record['from'])} earlier in this grade"
     before = " or ".join(path(a) for a in record["after"]) or "an earlier script"
     return f"{path(record['script'])} read {record['file']} as handed in ({before} did not write one in this grade)"
+
+
+def runs_after(rubric: Rubric, names) -> set[str]:
+    """The scripts the named files run after (``after:``), transitively."""
+    found, todo = set(), [n for n in names if n in rubric.files]
+    while todo:
+        for before in rubric.files[todo.pop()].after:
+            if before not in found:
+                found.add(before)
+                todo.append(before)
+    return found
 
 
 def _mb(value: float | None) -> float | None:

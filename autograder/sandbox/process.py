@@ -258,7 +258,7 @@ class WorkerProcess:
 
     def peaks_mb(self) -> tuple[float | None, float | None]:
         """The worker's peak resident memory and its cgroup's peak (page cache included) during the
-        last request; None where not measured."""
+        last request that imported a module; None where not measured."""
         return (self.cgroups.peak_rss_mb(), self.cgroups.peak_mb()) if self.cgroups else (None, None)
 
     def has_loaded(self, name: str) -> bool:
@@ -339,14 +339,15 @@ class WorkerProcess:
             self._cleanup()
             self.start()
         self._memory_mb = memory_mb or self.limits.memory_mb
+        importing_needed = any(name not in self._loaded for name in modules)
         if self.cgroups:
             self.cgroups.set_memory(self._memory_mb << 20)
-            self.cgroups.reset_peak()
+            if importing_needed:  # a script's run is measured (peaks_mb), a function call is not
+                self.cgroups.reset_peak()
         oom_before = self.cgroups.oom_kills() if self.cgroups else 0
         self._next_id += 1
         rid = self._next_id
         header = dict(header, id=rid)
-        importing_needed = any(name not in self._loaded for name in modules)
         budget = time_s + (import_time_s if importing_needed else 0.0)
         started = time.monotonic()
         hard = started + budget if deadline is None else min(started + budget, deadline)
