@@ -25,6 +25,7 @@ from autograder.kit.build import KIT_SEED, build_kit
 from autograder.kit.check import OWN_MACHINE, Kit, check, find_kit, not_checked_here, print_check
 from autograder.kit.recording import NOT_RECORDED, Recording, RecordingReference, request_key
 from autograder.rubric.schema import load
+from autograder.sandbox import as_student
 from autograder.sandbox.layers import HINTS, Layers
 from autograder.sandbox.process import Reply
 from autograder.validation import apply_mutant, load_mutants
@@ -248,6 +249,28 @@ def test_hidden_questions_and_checks_are_listed_with_points(kits, reference_chec
     assert kits["apl405-hw2"][1].rubric.question("Q2").points == 2
 
 
+def test_the_header_the_rows_and_the_footer_add_up_to_the_handout(kits):
+    """Points checked here, checked when the TA grades and graded from the write-up make the handout's
+    total; a question the kit checks only in part shows its TA denominator, not "all checks passed"."""
+    import re
+
+    _, kit = kits["cmu-hw5"]
+    report = check(ROOT / "fixtures" / "submissions" / "cmu-hw5" / "alice", kit)  # her run_q2 is not recorded
+    out = io.StringIO()
+    print_check(report, kit, Console(file=out, width=240))
+    text = out.getvalue()
+    header = re.search(r"([\d.]+) / ([\d.]+) points checked here; ([\d.]+) checked when the TA grades .*?; "
+                       r"([\d.]+) graded by a TA from the write-up; handout total ([\d.]+)", text)
+    assert header, text
+    _, here, later, write_up, total = map(float, header.groups())
+    assert here + later + write_up == pytest.approx(total) == kit.rubric.total_points
+    footer = re.search(r"Graded by a TA from the write-up: ([\d.]+) points", text)
+    assert footer and float(footer.group(1)) == write_up
+    row = next(line for line in text.splitlines() if line.startswith("│ Q2.4.1"))
+    assert "2.5 / 5 " in row, row  # its run_q2.py check needs the reference: the TA's run scores it
+    assert "2.5 points checked when the TA grades" in text
+
+
 def test_check_runs_with_bubblewrap_and_cgroups_missing(kits, reference_checks):
     """What a laptop without root or bubblewrap has: the grade is the same, and it says so."""
     _, kit = kits["apl405-hw2"]
@@ -322,28 +345,16 @@ def test_recording_round_trips_data_and_keys_follow_the_request(tmp_path):
 
 
 @pytest.mark.slow  # an operating-system integration test (about 5 s): bwrap, setpriv, a fresh interpreter
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("bwrap") or not shutil.which("setpriv"),
-                    reason="needs root to run the check as uid 65534")
+@pytest.mark.skipif(not as_student.possible(), reason="needs root, bwrap and setpriv to run the check as uid 65534")
 def test_autograde_check_as_nobody_without_bubblewrap(kits, tmp_path):
     """The real thing: uid 65534, no bwrap on PATH (an empty file in its place), no cgroups."""
     built, _ = kits["apl405-hw2"]
     shared = Path(tempfile.mkdtemp(prefix="autograde-nobody-"))
     try:
-        os.chmod(shared, 0o755)
         homework = copy_of(load(SPECS["apl405-hw2"]).path("../solution/apl405-hw2"), shared / "hw2")
         kit = copy_of(built.folder, shared / "kit")
-        for path in [shared, *shared.rglob("*")]:
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        prefix = Path(sys.base_prefix).resolve()
-        # the interpreter may live under a home folder nobody cannot enter: bind it into a fresh one
-        argv = ["bwrap", "--dev-bind", "/", "/", "--ro-bind", "/dev/null", shutil.which("bwrap")]
-        for parent in reversed(prefix.parents[:-1]):
-            if parent.stat().st_mode & 0o005 != 0o005:
-                below = Path(*prefix.parts[:len(parent.parts) + 1])  # bwrap makes missing parents 0700
-                argv += ["--perms", "0755", "--tmpfs", str(parent), "--ro-bind", str(below), str(below)]
-                break
-        argv += ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", f"HOME={shared}",
-                 f"PYTHONPATH={ROOT}", sys.executable]
+        as_student.share(shared)
+        argv = as_student.argv(shared, ROOT, without_bwrap=True)
         env = {"PATH": os.environ["PATH"], "COLUMNS": "200"}
         reachable = subprocess.run(argv + ["-c", "pass"], capture_output=True, text=True, timeout=60, cwd=shared, env=env)
         if reachable.returncode != 0:  # e.g. a tox venv whose folders uid 65534 may not enter

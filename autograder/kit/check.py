@@ -150,20 +150,58 @@ def parts_elsewhere(result: QuestionResult, question) -> list[Elsewhere]:
     return rows
 
 
+@dataclass
+class Accounts:
+    """Where each of the handout's points is graded, as the student sees it: here, by the TA's
+    automatic run (hidden, long-running or needing the reference), or by a TA from the write-up.
+    One split feeds the table, the header and the footer, so their totals agree."""
+
+    elsewhere: dict[str, float]  # question id -> points the TA's run checks that were not checked here
+    write_up: dict[str, float]  # question id -> points a TA grades from the write-up
+
+    @classmethod
+    def of(cls, report: GradeReport, rows: list[Elsewhere]) -> "Accounts":
+        elsewhere: dict[str, float] = {}
+        for row in rows:
+            elsewhere[row.question] = elsewhere.get(row.question, 0.0) + row.points
+        write_up = {}
+        for q in report.questions:
+            rest = round(q.points - q.auto_max - elsewhere.get(q.id, 0.0), 4)
+            if rest > 0:
+                write_up[q.id] = rest
+        return cls({k: round(v, 4) for k, v in elsewhere.items()}, write_up)
+
+    def total(self, report: GradeReport, which: dict[str, float]) -> float:
+        return round(sum(which.get(q.id, 0.0) for q in report.questions if not q.extra_credit), 4)
+
+
+def summary(report: GradeReport, accounts: Accounts) -> str:
+    r = report.rubric
+    return (f"{r.assignment}: {_fmt(report.score)} / {_fmt(report.auto_max)} points checked here; "
+            f"{_fmt(accounts.total(report, accounts.elsewhere))} checked when the TA grades (listed below); "
+            f"{_fmt(accounts.total(report, accounts.write_up))} graded by a TA from the write-up; "
+            f"handout total {_fmt(r.total_points)}" + (f" + {_fmt(r.extra_points)} extra credit" if r.extra_points else ""))
+
+
 def print_check(report: GradeReport, kit: Kit, console: Console) -> None:
-    print_report(report, console, show_layers=False)
     rows = not_checked_here(report, kit)
+    accounts = Accounts.of(report, rows)
+    print_report(report, console, show_layers=False, elsewhere=accounts.elsewhere, summary=summary(report, accounts))
+    extra = {q.id for q in report.questions if q.extra_credit}
     if rows:
         table = Table(title="Not checked here", title_justify="left", expand=True)
         table.add_column("question", no_wrap=True)
         table.add_column("points", justify="right", no_wrap=True)
         table.add_column("what", overflow="fold", ratio=1)
         for row in rows:
-            table.add_row(row.question, _fmt(row.points), f"{row.title}\n[dim]{row.why}[/dim]")
+            flag = " (extra credit)" if row.question in extra else ""
+            table.add_row(row.question, _fmt(row.points), f"{row.title}{flag}\n[dim]{row.why}[/dim]")
         console.print(table)
     ta = [q for q in report.questions if is_write_up(kit.rubric.question(q.id), kit)]
-    if ta:
-        console.print(f"{len(ta)} write-up question(s), {_fmt(sum(q.points for q in ta))} points, are graded by a TA.")
+    if accounts.write_up:
+        parts = len(accounts.write_up) - len(ta)
+        console.print(f"Graded by a TA from the write-up: {_fmt(accounts.total(report, accounts.write_up))} points "
+                      f"({len(ta)} whole question(s)" + (f", parts of {parts} more" if parts > 0 else "") + ").")
     sandbox = report.provenance.get("sandbox", {})
     if sandbox.get("missing"):
         console.print(f"[yellow]isolation layers missing here: {', '.join(sandbox['missing'])}[/yellow] "

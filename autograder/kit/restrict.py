@@ -109,7 +109,9 @@ class Restrictor:
         targets = [self.public.fixture_path(folder / name) for name in placement.files]
         if None in targets:
             self.withheld_next_to.add(placement.next_to)
-            self.out.notes.append(f"fixture {placement.fixture} stays with the TA (not a public fixture set)")
+            note = f"fixture {placement.fixture} stays with the TA (not a public fixture set)"
+            if note not in self.out.notes:  # several scripts may read the same folder
+                self.out.notes.append(note)
             return None
         for name, target in zip(placement.files, targets):
             self._ship(folder / name, target)

@@ -14,8 +14,12 @@ from .writers import _fmt, summary_line
 
 
 def print_report(report: GradeReport, console: Console | None = None, show_manual: bool = False,
-                 show_layers: bool = True) -> None:
+                 show_layers: bool = True, elsewhere: dict[str, float] | None = None,
+                 summary: str | None = None) -> None:
+    """``elsewhere`` names points of a question checked by another run (the TA's, for a student's
+    self-check): they count in the question's denominator and are said, not hidden."""
     console = console or Console()
+    elsewhere = elsewhere or {}
     table = Table(title=f"{report.rubric.assignment} — {markup(report.submission)}", title_justify="left",
                   expand=True, show_lines=True)
     table.add_column("question", no_wrap=True)
@@ -26,13 +30,17 @@ def print_report(report: GradeReport, console: Console | None = None, show_manua
             if show_manual:
                 table.add_row(q.id, f"– / {_fmt(q.points)}", "[dim]graded by a TA[/dim]")
             continue
-        full = q.score >= q.auto_max
+        later = elsewhere.get(q.id, 0.0)
+        full = q.score >= q.auto_max and not later
         style = "green" if full else "yellow" if q.score > 0 else "red"
         if q.penalty:
             style = "green" if q.score == 0 else "red"
-        score = f"[{style}]{_fmt(q.score)} / {_fmt(q.auto_max)}[/{style}]"
-        feedback = ("\n".join(f"• {markup(line)}" for line in q.feedback) if q.feedback
-                    else "[green]all checks passed[/green]")
+        score = f"[{style}]{_fmt(q.score)} / {_fmt(q.auto_max + later)}[/{style}]"
+        lines = [f"• {markup(line)}" for line in q.feedback]
+        if later:
+            lines.append(f"• {_fmt(later)} points checked when the TA grades (listed below)")
+        passed = "all checks run here passed" if later else "all checks passed"
+        feedback = "\n".join(lines) if q.feedback else "\n".join([f"[green]{passed}[/green]", *lines])
         table.add_row(q.id, score, f"[bold]{q.title}[/bold]\n{feedback}")
     console.print(table)
     for note in report.intake_problems:
@@ -40,4 +48,4 @@ def print_report(report: GradeReport, console: Console | None = None, show_manua
     missing = report.provenance.get("sandbox", {}).get("missing", {}) if show_layers else {}
     for name, why in missing.items():
         console.print(f"[yellow]sandbox layer missing ({name}):[/yellow] {markup(why)}")
-    console.print(f"[bold]{summary_line(report)}[/bold]")
+    console.print(f"[bold]{summary or summary_line(report)}[/bold]")
