@@ -410,6 +410,9 @@ class Grader:
 
     def _run_cases(self, kind, params, ctx, runners, question, budget) -> list[Outcome]:
         """Every case of one check; after a time-out the rest fail at once instead of waiting again."""
+        absent = self._absent(kind, params, ctx)
+        if absent:  # before planning: its cases may draw from a dataset nothing will read (made for nothing)
+            return [kind.missing(params, absent)]
         outcomes: list[Outcome] = []
         timed_out: str | None = None
         for i, case in enumerate(kind.plan(params, ctx)):
@@ -425,12 +428,14 @@ class Grader:
             outcomes.append(outcome)
         return outcomes
 
+    def _absent(self, kind, params, ctx) -> str | None:
+        names = kind.module_names(params, set(self.rubric.files))
+        absent = [self.rubric.files[n].names_text for n in names if n not in ctx.submission.files]
+        return f"{', '.join(absent)} was not found in the submission" if absent else None
+
     def _run_case(self, kind, params, index: int, case: Case, ctx, runners, question,
                   budget) -> tuple[Outcome, str]:
         names = kind.module_names(params, set(self.rubric.files))
-        absent = [self.rubric.files[n].names_text for n in names if n not in ctx.submission.files]
-        if absent:
-            return kind.missing(params, f"{', '.join(absent)} was not found in the submission"), "missing"
         seed = int(ctx.rng_for(params, 10_000 + index).integers(2**31))  # the worker's np.random
         time_s = question.time_s or budget.time_s
         memory = question.memory_mb or budget.memory_mb

@@ -205,3 +205,25 @@ def test_a_grade_makes_only_the_data_its_questions_read(tmp_path, monkeypatch, c
     made = {d["dataset"]: d["origin"] for d in report.provenance["data"]}
     assert made.get("emnist-balanced") == made.get("flowers17") == "not made"
     assert not (tmp_path / "data" / "emnist").exists() and not (tmp_path / "data" / "flowers17").exists()
+
+
+def test_a_whole_grade_makes_no_data_for_scripts_not_handed_in(tmp_path, monkeypatch):
+    """A submission without the section-7 scripts makes no EMNIST or flowers17: the checks of a file
+    not handed in fail before their cases draw inputs from a dataset."""
+    from autograder.data import registry
+    from autograder.grading import Grader
+    from conftest import CMU_SPEC, ROOT
+
+    asked: list[str] = []
+
+    def refuse(name, *args, **kwargs):
+        asked.append(name)
+        raise RuntimeError(f"{name} made for a grade that never reads it")
+
+    monkeypatch.setenv("AUTOGRADE_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(registry, "generate", refuse)
+    with Grader(CMU_SPEC) as grader:
+        report = grader.grade(ROOT / "fixtures" / "submissions" / "cmu-hw5" / "alice")
+    assert asked == []
+    assert report.question("Q2.2.2").score > 0 and not any(q.grader_error for q in report.questions)
+    assert "run_q7_1_4.py" in " ".join(report.question("Q7.1.4").feedback)
