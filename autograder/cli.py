@@ -210,15 +210,23 @@ def data_command(args, console: Console) -> int:
             found = data.resolve(name, args.data_dir, seed=args.seed)
             console.print(f"[green]{name}[/green]: {found.origin}, {found.source} -> {found.folder}")
     table = Table(title=f"datasets in {data.data_root(args.data_dir)}", title_justify="left")
-    for column in ("dataset", "origin", "where", "size", "sha256"):
+    for column in ("dataset", "origin", "where", "size", "bytes"):
         table.add_column(column, overflow="fold")
+    differ = []
     for dataset, found, note in data.status(args.data_dir):
         if found:
+            verdict = found.verdict()
+            differ += [dataset.name] if verdict.differs and found.origin == "synthetic" else []
+            style = "red" if verdict.differs else "green" if verdict.state.startswith("matches") else "dim"
             table.add_row(dataset.name, found.origin, f"{found.folder}\n{found.source}",
-                          f"{found.size_bytes / 1e6:.1f} MB", found.checksum()[:16])
+                          f"{found.size_bytes / 1e6:.1f} MB", f"[{style}]{markup(verdict.describe())}[/{style}]")
         else:
             table.add_row(dataset.name, "-", note, "-", "-")
     console.print(table)
+    if differ and args.action == "make":  # made here, yet not the calibrated bytes: the thresholds do not hold
+        console.print(f"[red]{', '.join(differ)}: made here, yet not the bytes the rubrics' thresholds were "
+                      "calibrated on (library versions differ? see autograder/data/manifest.py)[/red]")
+        return 1
     return 0
 
 

@@ -104,6 +104,6 @@ def build(root: Path, names: list[str] | None = None) -> Manifest:
 
 def ocr_pages(dest: Path, seed: int) -> None:
     """Four synthetic handwritten pages with per-character boxes (see :mod:`autograder.data.ocr`)."""
-    from .data import ocr, registry
+    from .data import ocr
 
-    ocr.write_pages(dest, seed, glyph_cache=registry.data_root() / "cache")
+    ocr.write_pages(dest, seed)

@@ -358,6 +358,7 @@ class Grader:
             starts = worker.starts + sum(s.starts for s in runners.sessions.values())
         prov = provenance(self.rubric, submission.digest, seed, self.layers, sandboxed=self.sandboxed)
         prov["data"] = self.data_used()
+        mark_uncalibrated(results, self.rubric, prov["data"])
         prov["timing"] = {"total_s": round(time.perf_counter() - started, 4),
                           "sandbox_startup_s": round(startup, 4), "worker_starts": starts,
                           "per_question_s": {r.id: round(r.seconds, 4) for r in results}}
@@ -504,7 +505,7 @@ class Grader:
             except Exception as exc:  # noqa: BLE001 - a missing dataset is reported, never fatal here
                 used.append({"dataset": name, "origin": "unavailable", "source": str(exc)})
                 continue
-            used.append(found.as_report() if found else
+            used.append(found.as_report() | {"bytes": found.verdict().describe()} if found else
                         {"dataset": name, "origin": "not made", "source": "no question of this grade needed it"})
         return used
 
@@ -712,6 +713,38 @@ def probed_files(question: Question, rubric: Rubric) -> set[str]:
         if kind.uses_probe:
             used.update(kind.module_names(params, set(rubric.files)))
     return used
+
+
+def datasets_read_by(question: Question, rubric: Rubric) -> set[str]:
+    """The datasets this question's checks read: placed next to the files it runs, or drawn as inputs."""
+    files = probed_files(question, rubric)
+    files |= runs_after(rubric, files)
+    names = {p.dataset for p in rubric.data if p.dataset and p.next_to in files}
+
+    def refs(node) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("dataset"), dict) and "name" in node["dataset"]:
+                names.add(node["dataset"]["name"])
+            for value in node.values():
+                refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                refs(value)
+
+    refs([c.model_dump() for c in question.checks])
+    return names
+
+
+def mark_uncalibrated(results: list[QuestionResult], rubric: Rubric, data_used: list[dict]) -> None:
+    """A question judged on data other than what its thresholds were calibrated on says so."""
+    from .data.manifest import DIFFERS
+
+    differ = {d["dataset"]: d["bytes"] for d in data_used if d.get("bytes", "").startswith(DIFFERS)}
+    if not differ:
+        return
+    for result in results:
+        for name in sorted(datasets_read_by(rubric.question(result.id), rubric) & set(differ)):
+            result.notes.append(f"judged on a copy of {name} that {differ[name]}")
 
 
 def graded_file_notes(question: Question, rubric: Rubric, submission: Submission) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 import scipy.io
 
 from autograder import data
-from autograder.data import digits, fashion, glyphs, idx, nist36
+from autograder.data import digits, fashion, glyphs, idx, manifest, nist36
 from conftest import ROOT, make_small_data
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -160,7 +160,7 @@ def test_reports_say_which_data_a_grade_used(small_root, monkeypatch, tmp_path):
     with Grader(rubric) as grader:
         report = grader.grade(CMU_REFERENCE, only={q.id for q in rubric.questions if not q.long_running})
     assert report.provenance["data"] == [
-        data.resolve("nist36", small_root).as_report(),
+        data.resolve("nist36", small_root).as_report() | {"bytes": "not in the manifest"},  # a small copy
         {"dataset": "ocr-photos", "origin": "not installed", "source": "optional: the checks that need it were not run"}]
     assert "data: nist36 (synthetic)" in report_markdown(report)
 
@@ -227,3 +227,49 @@ def test_a_whole_grade_makes_no_data_for_scripts_not_handed_in(tmp_path, monkeyp
     assert asked == []
     assert report.question("Q2.2.2").score > 0 and not any(q.grader_error for q in report.questions)
     assert "run_q7_1_4.py" in " ".join(report.question("Q7.1.4").feedback)
+
+
+# ------------------------------------------------------------------------------------------
+# the same bytes on every machine (autograder/data/manifest.py)
+
+
+def _ocr_pages(root, monkeypatch, font_roots):
+    monkeypatch.setattr(glyphs, "FONT_ROOTS", font_roots)
+    return data.resolve("ocr-pages", root)
+
+
+def test_synthetic_data_is_the_manifests_bytes_whatever_fonts_the_machine_has(tmp_path, monkeypatch):
+    """Made with the machine's fonts or with none, a dataset is byte for byte its manifest entry."""
+    with_fonts = _ocr_pages(tmp_path / "a", monkeypatch, ("/usr/share/fonts",))
+    without = _ocr_pages(tmp_path / "b", monkeypatch, (str(tmp_path / "no-fonts"),))
+    assert with_fonts.verdict().state == without.verdict().state == manifest.MATCHES
+    entry = manifest.entries()["synthetic"]["ocr-pages"]["files"]
+    assert manifest.digests(with_fonts, []) == manifest.digests(without, []) == entry
+    assert set(manifest.entries()["synthetic"]) >= {"nist36", "mnist", "emnist-balanced", "flowers17", "ocr-pages"}
+
+
+def test_a_copy_that_differs_is_said_everywhere(tmp_path, monkeypatch, capsys):
+    """`autograde data` marks it (and `data make` exits 1), a report's questions that read it say
+    their thresholds were calibrated on other data, and a batch names the machine."""
+    from autograder.batch.runner import uncalibrated_notes
+    from autograder.cli import main
+    from autograder.grading import mark_uncalibrated, unscored
+    from autograder.rubric.schema import load
+
+    found = _ocr_pages(tmp_path, monkeypatch, ())
+    page = sorted(found.all_files())[0]
+    page.write_bytes(page.read_bytes()[:-1] + b"\0")
+    verdict = found.verdict()
+    assert verdict.differs and verdict.differing == [page.relative_to(found.folder).as_posix()]
+    assert "calibrated on the synthetic ocr-pages made by autograder with seed" in verdict.describe()
+    assert main(["data", "make", "ocr-pages", "--data-dir", str(tmp_path)]) == 1
+    assert "not the bytes the rubrics' thresholds were calibrated on" in capsys.readouterr().out
+
+    rubric = load(ROOT / "specs" / "cmu-hw5.yaml")
+    results = [unscored(q, "") for q in rubric.questions]
+    used = [{"dataset": "nist36", "bytes": f"{manifest.DIFFERS} (nist36_valid.mat): thresholds were calibrated on X"}]
+    mark_uncalibrated(results, rubric, used)
+    noted = {r.id for r in results if any("judged on a copy of nist36 that differs" in n for n in r.notes)}
+    assert "Q3.1.1" in noted and "Q2.2.2" not in noted
+    summaries = [{"worker": "node7:123", "uncalibrated_data": {"nist36": used[0]["bytes"]}}] * 2
+    assert uncalibrated_notes(summaries) == [f"node7: 2 student(s) judged on a copy of nist36 that {used[0]['bytes']}"]

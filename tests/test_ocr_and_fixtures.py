@@ -68,7 +68,7 @@ def test_reference_finds_the_letters_of_synthetic_pages(name):
 def test_each_synthetic_character_is_one_piece(tmp_path):
     from autograder.data import glyphs
 
-    bank = glyphs.load(data.data_root() / "cache")
+    bank = glyphs.load()
     rng = np.random.default_rng(3)
     page, truth = ocr.render_page(bank, rng, [["QUIZ", "42"], ["JAZZ"]])
     gray = page.mean(axis=2)

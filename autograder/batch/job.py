@@ -129,7 +129,12 @@ def grade_student(spec: str, digest: str, submission: str, out: str, sandboxed: 
 
 def summarize(report: GradeReport) -> dict:
     """What the gradebook needs: per-question auto score (None for TA-graded), total, status."""
+    from ..data.manifest import DIFFERS
+
     questions = {q.id: (None if q.manual else q.score) for q in report.questions}
+    uncalibrated = {d["dataset"]: d["bytes"] for d in report.provenance.get("data", [])
+                    if d.get("bytes", "").startswith(DIFFERS)}  # this machine's copy: each worker checks its own
     return {"status": "unreadable" if report.fatal else "graded",
             "message": report.fatal or "; ".join(report.intake_problems)[:500],
-            "score": report.score, "auto_max": report.auto_max, "questions": questions}
+            "score": report.score, "auto_max": report.auto_max, "questions": questions,
+            "uncalibrated_data": uncalibrated}

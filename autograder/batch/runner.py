@@ -96,7 +96,8 @@ def run_batch(submissions: Path, spec: Path, out: Path | None = None, jobs: int 
     rows = [Row(s, summaries[s.id], lateness(rubric.late, submission_time(s.id, s.path, time_of, zone)))
             for s in students]
     paths = write_gradebooks(rows, rubric, out, only)
-    notes = extra_outputs(rows, rubric, out, similarity_threshold, paths)
+    notes = uncalibrated_notes([summaries[t.student.id] for t in tasks]) + extra_outputs(
+        rows, rubric, out, similarity_threshold, paths)
     return BatchResult(rows, [t.student.id for t in tasks], skipped, paths,
                        time.perf_counter() - started, notes)
 
@@ -252,6 +253,16 @@ def _restart_worker(client, worker: str) -> bool:
         return True
     except Exception:  # noqa: BLE001 - no nanny, or the worker is gone already
         return False
+
+
+def uncalibrated_notes(summaries: list[dict]) -> list[str]:
+    """Machines (a Dask cluster's workers, or this one) whose datasets are not the calibrated bytes."""
+    seen: dict[tuple[str, str], list] = {}
+    for summary in summaries:
+        host = str(summary.get("worker", "this machine")).split(":")[0]
+        for name, why in (summary.get("uncalibrated_data") or {}).items():
+            seen.setdefault((host, name), [why, 0])[1] += 1
+    return [f"{host}: {n} student(s) judged on a copy of {name} that {why}" for (host, name), (why, n) in seen.items()]
 
 
 # -- class-wide pages ----------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def draw(chars: str, counts: int, rng, bank) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_mnist(folder: Path, seed: int, scale: float = 1.0) -> dict:
-    bank = glyphs.load(folder.parent / "cache")
+    bank = glyphs.load()
     rng = np.random.default_rng(seed)
     raw = folder / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
@@ -73,7 +73,7 @@ def make_mnist(folder: Path, seed: int, scale: float = 1.0) -> dict:
 
 
 def make_emnist(folder: Path, seed: int, scale: float = 1.0) -> dict:
-    bank = glyphs.load(folder.parent / "cache")
+    bank = glyphs.load()
     rng = np.random.default_rng(seed)
     raw = folder / "EMNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)

@@ -1,16 +1,17 @@
-"""A bank of glyphs rendered from the machine's fonts, kept as distance fields.
+"""The bank of glyphs every synthetic dataset is drawn from, shipped with the package.
 
-Each (font, character) is rendered once at 64x64 and stored as two distance fields: the signed
+Each (font, character) was rendered once at 64x64 and stored as two distance fields: the signed
 distance to the font's own outline, and the distance to its skeleton. Thresholding the skeleton
 distance redraws the character with a round pen of any width, which makes printed faces look
-hand-printed (``data.md`` §4). The bank is cached as a compressed ``.npz``.
+hand-printed (``data.md`` §4).
 
-Fonts come from Debian packages (``fonts-bwht``, ``fonts-comic-neue``, ... installed by
-``.ci/run``); with none installed, Pillow's built-in font keeps everything working, less realistically.
+The bank is package data (``glyphs.npz``, 76 faces of 15 freely licensed Debian font packages, see
+``GLYPHS.md``), never the fonts of the machine at hand: a synthetic dataset is the same bytes on a
+TA's laptop, a Dask worker and CI, whatever fonts they have. A maintainer rebuilds it from installed
+fonts with ``python -m autograder.data.glyphs OUT.npz`` (and then the data manifest, ``manifest.py``).
 """
 from __future__ import annotations
 
-import hashlib
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,26 +117,25 @@ def build(chars: str = CHARACTERS, size_px: int = 160) -> GlyphBank:
     return GlyphBank([f[0] for f in faces], np.array([f[1] for f in faces]), chars, outline, skeleton, present)
 
 
-def fonts_digest() -> str:
-    """Changes when the installed fonts change, so a cached bank is rebuilt."""
-    h = hashlib.sha256()
-    for path, hand in find_fonts():
-        h.update(f"{path.name}:{hand}:{path.stat().st_size}".encode())
-    return h.hexdigest()[:16]
+PACKAGED = Path(__file__).with_name("glyphs.npz")
 
 
-def load(cache_dir: Path) -> GlyphBank:
-    """The bank, from ``cache_dir`` when the fonts have not changed, else built (about 5 s) and cached."""
-    cache = cache_dir / f"glyphs-{fonts_digest()}.npz"
-    if cache.exists():
-        with np.load(cache, allow_pickle=False) as z:
-            return GlyphBank(list(z["fonts"]), z["handwriting"], str(z["chars"]), z["outline"],
-                             z["skeleton"], z["present"])
-    bank = build()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, fonts=np.array(bank.fonts), handwriting=bank.handwriting,
-                        chars=np.array(bank.chars), outline=bank.outline, skeleton=bank.skeleton,
-                        present=bank.present)
-    tmp.replace(cache)
-    return bank
+def load(path: Path = PACKAGED) -> GlyphBank:
+    """The shipped bank (the machine's fonts play no part)."""
+    with np.load(path, allow_pickle=False) as z:
+        return GlyphBank([str(f) for f in z["fonts"]], z["handwriting"], str(z["chars"]), z["outline"],
+                         z["skeleton"], z["present"])
+
+
+def save(bank: GlyphBank, path: Path) -> None:
+    np.savez_compressed(path, fonts=np.array(bank.fonts), handwriting=bank.handwriting, chars=np.array(bank.chars),
+                        outline=bank.outline, skeleton=bank.skeleton, present=bank.present)
+
+
+if __name__ == "__main__":  # a maintainer's rebuild from the installed fonts (Pillow's rasteriser)
+    import sys
+
+    built = build()
+    save(built, Path(sys.argv[1]))
+    print(f"{sys.argv[1]}: {len(built.fonts)} faces ({int(built.handwriting.sum())} handwriting), "
+          f"{len(built.chars)} characters")

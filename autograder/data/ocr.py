@@ -132,9 +132,9 @@ def jpeg(page: np.ndarray, quality: int = 90) -> bytes:
 PAGE_LINES = {"01_list": 8, "02_words": 5, "03_short": 3, "04_mixed": 3}
 
 
-def write_pages(folder: Path, seed: int, glyph_cache: Path | None = None) -> dict:
+def write_pages(folder: Path, seed: int) -> dict:
     """Four pages (``PAGE_LINES``) as ``NAME.jpg`` plus ``NAME.json`` ground truth."""
-    bank = glyphs.load(glyph_cache or folder.parent / "cache")
+    bank = glyphs.load()
     rng = np.random.default_rng(seed)
     for name, n_lines in PAGE_LINES.items():
         page, truth = render_page(bank, rng, random_lines(rng, n_lines))
