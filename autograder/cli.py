@@ -42,23 +42,27 @@ def default_specs_dir() -> Path:
 
 
 def identify_scores(submission: Path, specs_dir: Path, console: Console | None = None) -> dict[Path, int]:
-    """How many of each rubric's ``identify`` files the submission holds. A rubric that does not
-    load is left out with a warning: one broken file must not stop every grade."""
-    from .rubric.schema import find_specs, load
+    """How many of each rubric's ``identify`` files the submission holds (read from the YAML alone: the
+    rubrics are not validated here). A rubric that does not load is left out with a warning: one
+    broken file must not stop every grade."""
+    from .rubric.schema import find_specs, read_yaml
 
-    specs = []
+    identify = {}
     for path in find_specs(specs_dir):
         try:
-            specs.append(load(path))
+            names = read_yaml(path).get("identify") or []
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise RubricError(f"{path}: identify: a list of file names")
+            identify[path.resolve()] = names
         except RubricError as exc:
             if console is not None:
                 console.print(f"[yellow]warning:[/yellow] {escape(path.name)} is left out of assignment "
                               f"detection: {escape(str(exc).splitlines()[0])}")
-    if not specs:
+    if not identify:
         raise RubricError(f"no rubrics in {specs_dir}; pass --spec")
     with tempfile.TemporaryDirectory() as tmp:
         staged = stage(submission, Path(tmp) / "s", {})
-        return {s.source: sum(find(staged.root, name) is not None for name in s.identify) for s in specs}
+        return {path: sum(find(staged.root, name) is not None for name in names) for path, names in identify.items()}
 
 
 def wrong_assignment(submission: Path, spec: Path, specs_dir: Path) -> str:

@@ -258,6 +258,9 @@ class Grader:
         self._health_problem = ""
         self._health = threading.Thread(target=self._check_worker, name="worker-health", daemon=True)
         self._health.start()
+        imports = sorted({m for q in self.rubric.questions for c in q.checks for m in kind_of(c).judge_imports})
+        if imports:  # imported beside staging and the workers' start-up, not on the first check's clock
+            threading.Thread(target=_import_all, args=(imports,), name="judge-imports", daemon=True).start()
 
     def _check_worker(self) -> None:
         """Can a worker start in the sandbox here and import what every probe needs (NumPy)? Asked in
@@ -519,6 +522,16 @@ class Grader:
 
     def _not_graded(self, question: Question, why: str) -> QuestionResult:
         return unscored(question, why)
+
+
+def _import_all(modules: list[str]) -> None:
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the judge that needs it imports it again and reports
+            pass
 
 
 def auto_points(rubric: Rubric) -> float:

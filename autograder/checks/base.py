@@ -83,6 +83,7 @@ class CheckKind:
     uses_probe = True
     ta_graded = False  # its points are always a TA's (figures, manual), whatever the code does
     deferred = False   # judged after every other question of the grade (it weighs what they ran)
+    judge_imports: tuple[str, ...] = ()  # slow imports its judge needs: made while the grader starts up
 
     def plan(self, params, ctx: "GradingContext") -> list[Case]:
         raise NotImplementedError

@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from . import glyphs, handwriting, idx
 from .registry import Dataset, register
@@ -28,6 +27,7 @@ EMNIST_JUDGE = [f"EMNIST/judge/emnist-balanced-judge-{k}-ubyte" for k in ("image
 
 def mnist_style(coverage: np.ndarray) -> np.ndarray:
     """32x32 ink coverage -> 28x28 uint8, 20x20 box, centred by centre of mass (MNIST's recipe)."""
+    from scipy import ndimage  # scipy's submodules: imported when data is made, not with the registry
     out = np.zeros((len(coverage), 28, 28), np.uint8)
     for k, ink in enumerate(coverage):
         rows, cols = np.flatnonzero(ink.max(1) > 0.05), np.flatnonzero(ink.max(0) > 0.05)

@@ -11,7 +11,6 @@ import colorsys
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from .registry import Dataset, register
 
@@ -33,6 +32,7 @@ def species(index: int) -> dict:
 
 
 def draw(traits: dict, rng: np.random.Generator) -> np.ndarray:
+    from scipy import ndimage  # scipy's submodules: imported when data is made, not with the registry
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) / SIZE
     grass = ndimage.gaussian_filter(rng.normal(0, 1, (SIZE, SIZE)), rng.uniform(1, 4))
     image = np.stack([0.20 + 0.05 * grass, 0.40 + 0.10 * grass, 0.15 + 0.04 * grass], -1)

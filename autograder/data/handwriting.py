@@ -6,8 +6,9 @@ random pen radius, 2x2 average pooling. ``difficulty`` scales every geometric st
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-from scipy import ndimage
 
 from .glyphs import CANVAS, GlyphBank
 
@@ -17,11 +18,15 @@ GRID = 5
 
 def _spline_matrix(n_in: int, n_out: int) -> np.ndarray:
     """``ndimage.zoom`` (cubic) is linear and separable: ``zoom(g) == B @ g @ B.T`` with this B."""
+    from scipy import ndimage  # scipy's submodules: imported when data is made, not with the registry
     eye = np.eye(n_in)
     return np.stack([ndimage.zoom(eye[i], n_out / n_in, order=3) for i in range(n_in)], axis=1)
 
 
-ELASTIC = _spline_matrix(GRID, CANVAS)  # (64, 5): a 5x5 control grid to a smooth 64x64 field
+@functools.cache
+def elastic() -> np.ndarray:
+    """(64, 5): a 5x5 control grid to a smooth 64x64 field."""
+    return _spline_matrix(GRID, CANVAS)
 
 
 def ink(bank: GlyphBank, chars: str, labels: np.ndarray, rng: np.random.Generator, out: int = 32,
@@ -51,6 +56,7 @@ def ink(bank: GlyphBank, chars: str, labels: np.ndarray, rng: np.random.Generato
 
 def _warp(field: np.ndarray, rng, d: float, px: float, size_range) -> np.ndarray:
     """Sample ``field`` through a random affine map plus a smooth elastic displacement."""
+    from scipy import ndimage  # scipy's submodules: imported when data is made, not with the registry
     size = rng.uniform(*size_range) * px / 52.0  # the bank draws the long side at 52 of 64 px
     theta = np.deg2rad(rng.normal(0, 5.4 * d))
     shear = rng.normal(0, 0.08 * d)
@@ -64,7 +70,7 @@ def _warp(field: np.ndarray, rng, d: float, px: float, size_range) -> np.ndarray
     coords = np.stack([yy - centre - shift[0], xx - centre - shift[1]]).reshape(2, -1)
     src = (inverse @ coords).reshape(2, CANVAS, CANVAS) + centre
     grid = rng.normal(0, 0.72 * d * px, size=(2, GRID, GRID))
-    src += ELASTIC @ grid @ ELASTIC.T
+    src += elastic() @ grid @ elastic().T
     return ndimage.map_coordinates(field, src, order=1, mode="constant", cval=FAR)
 
 

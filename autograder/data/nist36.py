@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from . import glyphs, handwriting
 from .registry import Dataset, register
@@ -55,6 +54,7 @@ MAT_HEADER = b"MATLAB 5.0 MAT-file, written by autograder (synthetic NIST36)".lj
 def save(folder: Path, split: str, data: np.ndarray, labels: np.ndarray) -> None:
     """A MAT-file whose bytes depend only on the arrays: scipy's header carries the time of writing,
     which would make every machine's copy differ from the manifest."""
+    import scipy.io  # scipy's submodules: imported when data is made, not with the registry
     buffer = io.BytesIO()
     scipy.io.savemat(buffer, {f"{split}_data": data, f"{split}_labels": labels}, do_compression=True)
     (folder / f"nist36_{split}.mat").write_bytes(MAT_HEADER + buffer.getvalue()[len(MAT_HEADER):])
@@ -78,6 +78,7 @@ def gist_names(folder: Path) -> None:
 
 
 def load(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    import scipy.io  # scipy's submodules: imported when data is made, not with the registry
     mat = scipy.io.loadmat(folder / f"nist36_{split}.mat")
     return mat[f"{split}_data"], mat[f"{split}_labels"]
 

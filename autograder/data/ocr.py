@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from . import glyphs
 from .registry import Dataset, register
@@ -41,6 +40,7 @@ def random_lines(rng: np.random.Generator, n_lines: int) -> list[list[str]]:
 
 def _char_ink(bank, font: int, ch: str, height: float, pen: float, rng) -> np.ndarray | None:
     """The character as ink coverage at ``height`` px, one 8-connected piece, or None."""
+    from scipy import ndimage  # scipy's submodules: imported when data is made, not with the registry
     j = bank.chars.index(ch)
     field = bank.skeleton[font, j].astype(np.float32)
     scale = glyphs.LONG_SIDE / height * rng.uniform(0.92, 1.08)
@@ -105,6 +105,7 @@ def render_page(bank, rng: np.random.Generator, lines: list[list[str]]) -> tuple
 
 def _photograph(coverage: np.ndarray, rng) -> np.ndarray:
     """Paper, light, stains, grain, ink colour and a little blur."""
+    from scipy import ndimage  # scipy's submodules: imported when data is made, not with the registry
     h, w = coverage.shape
     tint = np.array([0.86, 0.86, 0.84]) + rng.uniform(-0.05, 0.05, 3)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
