@@ -1,18 +1,23 @@
 """Time to grade one submission's function checks end to end, and the sandbox's share of it.
 
-    python benchmarks/bench_grade.py [--repeat 10] [--all]
+    python benchmarks/bench_grade.py [--repeat 10] [--all] [--anchors /opt/anchors/bin]
 
 Prints, for the reference solution and the bundled samples of handout 004: the median wall time
 per submission (warm grader: rubric loaded, reference worker running), the sandbox start-up time,
 and the same grade without the sandbox for comparison. Targets: < 0.5 s per submission
-(Otter-Grader ~6 s, nbgrader ~1.1 s for a comparable 5-test notebook; anchors.md §4).
+(Otter-Grader ~6 s, nbgrader ~1.1 s for a comparable 5-test notebook; anchors.md §4). When nbgrader
+is installed (see ``anchors.py``), it is timed in the same run: ``nbgrader autograde`` over twenty
+submissions of ``anchors.md`` §4's notebook, and its time per submission printed beside ours.
 """
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from pathlib import Path
+
+import anchors
 
 from autograder.grading import Grader
 from autograder.rubric.schema import load
@@ -63,7 +68,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--all", action="store_true",
                         help="also grade the whole rubric, trainings included (many minutes)")
+    parser.add_argument("--anchors", help="folder holding the nbgrader executable (default: PATH)")
     args = parser.parse_args()
+    nbgrader = anchors.tool("nbgrader", args.anchors)
+    if nbgrader:
+        with tempfile.TemporaryDirectory() as tmp:
+            course = Path(tmp) / "course"
+            anchors.nbgrader_course(course, 20, nbgrader)
+            seconds = anchors.run([nbgrader, "autograde", "ps1", "--create"], course)
+        print(f"nbgrader autograde, 20 submissions of a 5-test notebook: {seconds:.2f} s, "
+              f"{seconds / 20:.3f} s per submission")
+    else:
+        print("nbgrader: not installed, skipped (see benchmarks/anchors.py)")
     spec = ROOT / "specs" / "cmu-hw5.yaml"
     samples = ROOT / "fixtures" / "submissions" / "cmu-hw5"
     subs = [ROOT / "solution" / "cmu-hw5", samples / "alice", samples / "bob.zip"]
