@@ -59,9 +59,11 @@ def tool(name: str, anchors: str | None) -> str | None:
 
 
 def run(argv: list[str], cwd: Path, timeout: float = 600) -> float:
+    # the tool's own folder first on PATH: nbgrader runs alembic, Otter its kernels, from beside them
+    path = os.pathsep.join([str(Path(argv[0]).parent), os.environ.get("PATH", "")])
     started = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1"))
+                          env=dict(os.environ, PATH=path, PYDEVD_DISABLE_FILE_VALIDATION="1"))
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {(done.stdout + done.stderr)[-1500:]}")
