@@ -580,7 +580,7 @@ class Runners:
         self.redirects: dict[str, str] = {}  # a missing path the code opened -> the provided file it got
         self.compat: list[dict] = []       # old library APIs bridged, in the order they first fired
         self.chain: list[dict] = []        # files a chained script read: an earlier script's, or the hand-in's
-        self.script_runs: dict[str, dict] = {}  # file key -> the grader's clock and memory of its first run
+        self.script_runs: dict[str, dict] = {}  # file key -> its first run's clock and memory, and how many runs
 
     def request(self, names: list[str], header: dict, value=None, **budgets) -> Reply:
         """One probe where it runs (worker or notebook); the imports it saw are kept for the policy,
@@ -618,9 +618,9 @@ class Runners:
             return reply
         rss, cgroup = runner.peaks_mb()
         for name in fresh:
-            if runner.has_loaded(name):
-                self.script_runs.setdefault(name, {"run_s": round(time.monotonic() - started, 3),
-                                                   "peak_rss_mb": _mb(rss), "cgroup_peak_mb": _mb(cgroup)})
+            if runner.has_loaded(name):  # its first run keeps the figures; a rerun (a fresh worker) is counted
+                self.script_runs.setdefault(name, {"run_s": round(time.monotonic() - started, 3), "peak_rss_mb": _mb(rss),
+                                                   "cgroup_peak_mb": _mb(cgroup), "runs": 0})["runs"] += 1
         return reply
 
     def _keep(self, reply: Reply) -> None:
