@@ -68,12 +68,25 @@ def main() -> None:
         for i in range(args.repeat):
             for name, make in ways.items():
                 times[name].append(anchors.run(*make(i)))
+        absent = absent_question_ms(tmp / "ours0")
     otter_median = statistics.median(times["otter run (5 tests)"]) if otter else None
     print(f"cold runs, median of {args.repeat} (fresh process each; {os.cpu_count()} cores):")
     for name, values in times.items():
         median = statistics.median(values)
         versus = f"; otter run / this = {otter_median / median:.1f}x" if otter_median and not name.startswith("otter") else ""
         print(f"  {name:28} {median:6.2f} s  (min {min(values):.2f}, max {max(values):.2f}){versus}")
+    print(f"  questions whose files were not handed in: {len(absent)}, the slowest {max(absent.values()):.1f} ms "
+          f"({max(absent, key=absent.get)}; goal: 5 ms or less)")
+
+
+def absent_question_ms(out: Path) -> dict[str, float]:
+    """Per-question wall time of the questions that found none of their files (provenance.json)."""
+    import json
+
+    results = json.loads((out / "results.json").read_text())
+    seconds = json.loads((out / "provenance.json").read_text())["timing"]["per_question_s"]
+    absent = {t["name"].split(" ")[0] for t in results["tests"] if "was not found in the submission" in t.get("output", "")}
+    return {q: seconds[q] * 1000 for q in absent if q in seconds}
 
 
 if __name__ == "__main__":
