@@ -271,5 +271,10 @@ def test_a_copy_that_differs_is_said_everywhere(tmp_path, monkeypatch, capsys):
     mark_uncalibrated(results, rubric, used)
     noted = {r.id for r in results if any("judged on a copy of nist36 that differs" in n for n in r.notes)}
     assert "Q3.1.1" in noted and "Q2.2.2" not in noted
+    from types import SimpleNamespace
+
+    from autograder.batch.job import uncalibrated
+    assert uncalibrated(SimpleNamespace(data_used=lambda: used + [{"dataset": "mnist", "bytes": manifest.MATCHES}])) \
+        == [f"nist36: {used[0]['bytes']}"]  # what a batch process (a Dask worker) says before it grades
     summaries = [{"worker": "node7:123", "uncalibrated_data": {"nist36": used[0]["bytes"]}}] * 2
     assert uncalibrated_notes(summaries) == [f"node7: 2 student(s) judged on a copy of nist36 that {used[0]['bytes']}"]

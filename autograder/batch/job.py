@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -48,8 +49,17 @@ def cached_grader(spec: str, digest: str, sandboxed: bool) -> tuple[Grader, thre
             if grader.rubric.digest != digest:
                 grader.close()
                 raise RubricMismatch(f"{spec} changed while the batch started; rerun the batch")
+            for line in uncalibrated(grader):  # before this machine grades anyone (its reports say it too)
+                print(f"autograde: {socket.gethostname()}: {line}", file=sys.stderr, flush=True)
             _GRADERS[key] = (grader, threading.Lock())
         return _GRADERS[key]
+
+
+def uncalibrated(grader: Grader) -> list[str]:
+    """This machine's datasets for the rubric that are not the bytes its thresholds were calibrated on."""
+    from ..data.manifest import DIFFERS
+
+    return [f"{d['dataset']}: {d['bytes']}" for d in grader.data_used() if d.get("bytes", "").startswith(DIFFERS)]
 
 
 def drop_grader(spec: str, digest: str, sandboxed: bool) -> None:
