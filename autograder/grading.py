@@ -750,9 +750,9 @@ def datasets_read_by(question: Question, rubric: Rubric) -> set[str]:
 
 def mark_uncalibrated(results: list[QuestionResult], rubric: Rubric, data_used: list[dict]) -> None:
     """A question judged on data other than what its thresholds were calibrated on says so."""
-    from .data.manifest import DIFFERS
+    from .data.manifest import uncalibrated
 
-    differ = {d["dataset"]: d["bytes"] for d in data_used if d.get("bytes", "").startswith(DIFFERS)}
+    differ = uncalibrated(data_used)
     if not differ:
         return
     for result in results:

@@ -57,9 +57,9 @@ def cached_grader(spec: str, digest: str, sandboxed: bool) -> tuple[Grader, thre
 
 def uncalibrated(grader: Grader) -> list[str]:
     """This machine's datasets for the rubric that are not the bytes its thresholds were calibrated on."""
-    from ..data.manifest import DIFFERS
+    from ..data.manifest import uncalibrated as differing
 
-    return [f"{d['dataset']}: {d['bytes']}" for d in grader.data_used() if d.get("bytes", "").startswith(DIFFERS)]
+    return [f"{name}: {why}" for name, why in differing(grader.data_used()).items()]
 
 
 def drop_grader(spec: str, digest: str, sandboxed: bool) -> None:
@@ -139,12 +139,10 @@ def grade_student(spec: str, digest: str, submission: str, out: str, sandboxed: 
 
 def summarize(report: GradeReport) -> dict:
     """What the gradebook needs: per-question auto score (None for TA-graded), total, status."""
-    from ..data.manifest import DIFFERS
+    from ..data.manifest import uncalibrated as differing
 
     questions = {q.id: (None if q.manual else q.score) for q in report.questions}
-    uncalibrated = {d["dataset"]: d["bytes"] for d in report.provenance.get("data", [])
-                    if d.get("bytes", "").startswith(DIFFERS)}  # this machine's copy: each worker checks its own
     return {"status": "unreadable" if report.fatal else "graded",
             "message": report.fatal or "; ".join(report.intake_problems)[:500],
             "score": report.score, "auto_max": report.auto_max, "questions": questions,
-            "uncalibrated_data": uncalibrated}
+            "uncalibrated_data": differing(report.provenance.get("data", []))}  # this machine's copy

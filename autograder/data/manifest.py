@@ -41,6 +41,12 @@ class Verdict:
         return f"{DIFFERS} ({shown}): thresholds were calibrated on {self.calibrated_on}"
 
 
+def uncalibrated(data_used: list[dict]) -> dict[str, str]:
+    """From a grade's record of its data (``provenance.json``'s ``data``): each dataset whose copy
+    differs from the manifest, with the verdict in words."""
+    return {d["dataset"]: d["bytes"] for d in data_used if d.get("bytes", "").startswith(DIFFERS)}
+
+
 def entries() -> dict:
     return json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else {}
 

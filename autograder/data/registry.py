@@ -15,7 +15,6 @@ had those images (``JUDGE-SOURCE.json``).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -80,15 +79,6 @@ class Found:
     @property
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.all_files())
-
-    def checksum(self) -> str:
-        h = hashlib.sha256()
-        for path in self.all_files():
-            h.update(str(path.relative_to(self.folder)).encode())
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-        return h.hexdigest()
 
     def as_report(self) -> dict:
         report = {"dataset": self.name, "origin": self.origin, "source": self.source, "folder": str(self.folder)}
