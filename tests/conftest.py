@@ -121,3 +121,9 @@ def make_small_data(root: Path, names, scale: float) -> Path:
         (folder / data.registry.MARKER).write_text(json.dumps({"source": f"test, scale {scale}", "seed": 0,
                                                                **(info or {})}))
     return root
+
+
+def pytest_collection_modifyitems(items):
+    """The slow tests first, the whole-rubric validations (the longest) before the trainings: the two
+    test workers start the long work together and end on short tests, not one on a long one alone."""
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, item.path.name != "test_validation.py"))

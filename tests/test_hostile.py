@@ -57,7 +57,8 @@ def test_os_exit_at_import_is_remembered(grader, make_submission):
     assert "ended the process" in feedback(report, "Q2.2.2")
     # one death per file that imports nn (nn.py itself, and run_q2.py's `from nn import *`);
     # every later probe of those files fails at once instead of dying again
-    assert report.provenance["timing"]["worker_starts"] == 2
+    timing = report.provenance["timing"]  # worker_starts: those on the grade's clock, after its spare
+    assert timing["worker_starts"] + timing["worker_started_before"] == 2
 
 
 # ------------------------------------------------------------------------------ failures inside functions
@@ -202,7 +203,7 @@ def test_fake_results_and_printed_scores_change_nothing(tmp_path, make_submissio
     wrong = "def softmax(x):\n    return np.ones(x.shape) / x.shape[1]\n"
     sub = make_submission({"softmax": wrong}, prelude=prelude)
     out = tmp_path / "out"
-    assert main([str(sub), "--spec", "specs/cmu-hw5.yaml", "--out", str(out)]) == 0
+    assert main([str(sub), "--spec", "specs/cmu-hw5.yaml", "--out", str(out), "--questions", "Q2.2.1,Q2.2.2"]) == 0
     import json
 
     results = json.loads((out / "results.json").read_text())

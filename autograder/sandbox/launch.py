@@ -65,6 +65,9 @@ def worker_env(limits: Limits, scratch: str | None = None) -> dict[str, str]:
     if scratch:
         env.update(TMPDIR=scratch, MPLCONFIGDIR=os.path.join(scratch, "matplotlib"))
     env.update({var: str(limits.threads) for var in THREAD_VARS})
+    # OpenMP threads that spin while they wait for work: with more threads than free cores (two
+    # graders side by side, a rubric of two threads each) PyTorch's training ran 20x slower
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
     env.update({var: os.environ[var] for var in PASSTHROUGH_VARS if var in os.environ})
     return env
 
