@@ -109,7 +109,7 @@ def grade_command(args, console: Console) -> int:
         raise RubricError(f"{spec} is a student kit's rubric: run autograde check {submission} --kit {spec.parent}")
     out = Path(args.out) if args.out else Path("reports") / _stem(submission)
     doubt = wrong_assignment(submission, spec, Path(args.specs_dir)) if args.spec else ""
-    with Grader(spec, sandboxed=not args.no_sandbox) as grader:
+    with Grader(spec, sandboxed=not args.no_sandbox, warm=False) as grader:
         report = grader.grade(submission, seed=args.seed, only=set(args.questions) if args.questions else None)
     if doubt:
         report.intake_problems.insert(0, f"wrong assignment? {doubt}")
@@ -208,11 +208,11 @@ def data_command(args, console: Console) -> int:
     if args.action == "make":
         makeable = [n for n, d in data.DATASETS.items() if not d.only_real]  # not the course's own photos
         names = makeable if args.names in ([], ["all"]) else args.names
-        for name in names:
-            if name not in data.DATASETS:
-                raise IntakeError(f"unknown dataset {name!r}; known: {', '.join(data.DATASETS)}")
-            found = data.resolve(name, args.data_dir, seed=args.seed)
-            console.print(f"[green]{name}[/green]: {found.origin}, {found.source} -> {found.folder}")
+        unknown = [name for name in names if name not in data.DATASETS]
+        if unknown:
+            raise IntakeError(f"unknown dataset {unknown[0]!r}; known: {', '.join(data.DATASETS)}")
+        for found in _resolve_all(names, args.data_dir, args.seed):
+            console.print(f"[green]{found.name}[/green]: {found.origin}, {found.source} -> {found.folder}")
     table = Table(title=f"datasets in {data.data_root(args.data_dir)}", title_justify="left")
     for column in ("dataset", "origin", "where", "size", "bytes"):
         table.add_column(column, overflow="fold")
@@ -232,6 +232,20 @@ def data_command(args, console: Console) -> int:
                       "calibrated on (library versions differ? see autograder/data/manifest.py)[/red]")
         return 1
     return 0
+
+
+def _resolve_all(names: list[str], data_dir, seed):
+    """Each dataset found or made, one process per core: each is made from its own seed into its
+    own folder, so making them side by side gives the same bytes as one after another."""
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    from . import data
+
+    if len(names) < 2 or (os.cpu_count() or 1) < 2:
+        return [data.resolve(name, data_dir, seed=seed) for name in names]
+    with ProcessPoolExecutor(min(len(names), os.cpu_count()), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(data.resolve, names, [data_dir] * len(names), [True] * len(names), [seed] * len(names)))
 
 
 def fixtures_command(args, console: Console) -> int:

@@ -9,6 +9,7 @@ does can stop the loop: every failure is caught and costs only the question it t
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import time
 import traceback
@@ -239,9 +240,12 @@ class Grader:
     (anything with ``request`` and ``close``, e.g. a student kit's recorded replies); by default it
     is the rubric's reference solution."""
 
-    def __init__(self, rubric: Rubric | str | Path, sandboxed: bool = True, reference=None):
+    def __init__(self, rubric: Rubric | str | Path, sandboxed: bool = True, reference=None, warm: bool = True):
+        """``warm``: while one submission is graded, start the worker of the next (a class, a
+        validation); a grader for one submission (``autograde SUB``, ``autograde check``) says False."""
         self.rubric = rubric if isinstance(rubric, Rubric) else load(rubric)
         self.sandboxed = sandboxed
+        self.warm = warm
         self.layers = detect() if sandboxed else None
         sweep_stale()  # what graders killed outright on this machine left behind
         sweep_stale_cgroups()
@@ -252,43 +256,87 @@ class Grader:
         except BaseException:
             remove(self._tmp)
             raise
-        self._count = 0
+        self._stagings = itertools.count(1)
         self._installed: dict[str, bool] = {}
-        # the sandboxed worker is tried once, beside whatever comes first (staging, placing data)
+        # the first spare worker is the health check too, started beside whatever comes first
         self._health_problem = ""
-        self._health = threading.Thread(target=self._check_worker, name="worker-health", daemon=True)
-        self._health.start()
+        self._spare: tuple[Path, WorkerProcess] | None = None
+        self._spare_thread: threading.Thread | None = None
+        self._launch_spare(health=True)
         imports = sorted({m for q in self.rubric.questions for c in q.checks for m in kind_of(c).judge_imports})
         if imports:  # imported beside staging and the workers' start-up, not on the first check's clock
             threading.Thread(target=_import_all, args=(imports,), name="judge-imports", daemon=True).start()
 
-    def _check_worker(self) -> None:
-        """Can a worker start in the sandbox here and import what every probe needs (NumPy)? Asked in
-        an empty folder of the grader's, so no submission can make it fail."""
-        folder = self._tmp / "health"
+    def _launch_spare(self, health: bool = False) -> None:
+        """Start a worker in the empty folder that the next submission will be staged into (the
+        worker copies it in at its first request), so that the sandbox's and the interpreter's
+        start-up are off that grade's clock. Launched from the caller's thread (a worker dies with
+        the thread that launched it); its start-up and first answer are awaited in another. The
+        first spare is the health check too: can a worker start here and import what every probe
+        needs (NumPy)? It is asked in an empty folder of the grader's, so no submission can make it
+        fail."""
+        staging = self._tmp / f"submission-{next(self._stagings)}"
         try:
-            folder.mkdir()
-            worker = WorkerProcess(str(folder), [], self.rubric.policy.limits, sandboxed=self.sandboxed,
-                                   layers=self.layers, scratch=folder)
-            try:
-                reply = worker.request({"op": "ping"}, time_s=HEALTH_S, import_time_s=0)
-                if not reply.ok:
-                    tail = worker.output.text()[-1500:] if getattr(worker, "output", None) else ""
-                    self._health_problem = reply.describe() + (f"; its output ended: {tail}" if tail.strip() else "")
-            finally:
-                worker.close()
+            (staging / "files").mkdir(parents=True)
+            worker = WorkerProcess(str(staging / "files"), self.rubric.policy.shims, self.rubric.policy.limits,
+                                   sandboxed=self.sandboxed, layers=self.layers, scratch=staging)
+            worker.launch()
         except Exception as exc:  # noqa: BLE001 - whatever stops it, the grader cannot grade
-            self._health_problem = str(exc)[-2000:]
+            self._spare_failed(staging, None, str(exc)[-2000:], health)
+            return
+        self._spare_thread = threading.Thread(target=self._await_spare, args=(staging, worker, health),
+                                              name="worker-health" if health else "worker-spare", daemon=True)
+        self._spare_thread.start()
+
+    def _await_spare(self, staging: Path, worker: WorkerProcess, health: bool) -> None:
+        try:
+            worker.wait_ready()
+            reply = worker.request({"op": "ping"}, time_s=HEALTH_S, import_time_s=0)
+        except Exception as exc:  # noqa: BLE001
+            self._spare_failed(staging, worker, str(exc)[-2000:], health)
+            return
+        if reply.ok:
+            self._spare = (staging, worker)
+            return
+        tail = worker.output.text()[-1500:] if getattr(worker, "output", None) else ""
+        self._spare_failed(staging, worker, reply.describe() + (f"; its output ended: {tail}" if tail.strip() else ""),
+                           health)
+
+    def _spare_failed(self, staging: Path, worker: WorkerProcess | None, problem: str, health: bool) -> None:
+        if worker is not None:
+            worker.close()
+        remove(staging)
+        if health:
+            self._health_problem = problem
+
+    def _join_spare(self) -> None:
+        if self._spare_thread is not None:
+            self._spare_thread.join()
+
+    def _claim_spare(self) -> tuple[Path, WorkerProcess | None]:
+        """The staging folder and started worker for this grade (a fresh folder and a worker started
+        at its first request when no spare is ready), and the next spare on its way if ``warm``."""
+        self._join_spare()
+        spare, self._spare = self._spare, None
+        if spare is not None:  # its start-up was paid before this grade: not on this grade's clock
+            spare[1].starts, spare[1].startup_seconds = 0, 0.0
+        else:
+            spare = (self._tmp / f"submission-{next(self._stagings)}", None)
+        if self.warm:
+            self._launch_spare()
+        return spare
 
     def _ensure_healthy(self) -> None:
-        self._health.join()
+        self._join_spare()
         if self._health_problem:
             raise GraderBroken("the grader cannot grade on this machine: its sandboxed worker does not work "
                                f"({self._health_problem.strip()}). No grade was written; this is not the "
                                "student's doing (check the installation: autograde layers, pip install -e .)")
 
     def close(self) -> None:
-        self._health.join()  # it works in the folder removed below
+        self._join_spare()  # it works in the folder removed below
+        if self._spare:
+            self._spare[1].close()
         try:
             self.reference.close()
         finally:
@@ -307,25 +355,28 @@ class Grader:
         follows file symlinks (both for validating the repository's own solutions)."""
         started = time.perf_counter()
         self._ensure_healthy()
-        self._count += 1
-        staging = self._tmp / f"submission-{self._count}"
+        staging, worker = self._claim_spare()
         try:
-            return self._grade_staged(source, staging, seed, only, trusted, started)
+            return self._grade_staged(source, staging, worker, seed, only, trusted, started)
         finally:
             remove(staging)  # a class's staged copies must not pile up until the grader closes
 
-    def _grade_staged(self, source, staging: Path, seed, only, trusted: bool, started: float) -> GradeReport:
+    def _grade_staged(self, source, staging: Path, worker: WorkerProcess | None, seed, only, trusted: bool,
+                      started: float) -> GradeReport:
         try:
             submission = stage(source, staging / "files", self.rubric.files, self.rubric.source.parent,
                                trusted=trusted)
         except IntakeError as exc:
+            if worker:
+                worker.close()
             return self._unreadable(str(source), str(exc), started)
         provide_data(submission, self.rubric, self.heads, keys=None if only is None else self._files_read_by(only))
         if seed is None:
             seed = derive_seed(submission.digest, self.rubric.digest)
         ctx = GradingContext(self.rubric, submission, seed)
-        worker = WorkerProcess(str(submission.root), self.rubric.policy.shims, self.rubric.policy.limits,
-                               sandboxed=self.sandboxed, layers=self.layers, scratch=staging)
+        prestarted = worker is not None
+        worker = worker or WorkerProcess(str(submission.root), self.rubric.policy.shims, self.rubric.policy.limits,
+                                         sandboxed=self.sandboxed, layers=self.layers, scratch=staging)
         runners = Runners(worker, self.rubric, submission, seed, self.sandboxed, self.layers, staging)
         selected = [(qi, q) for qi, q in enumerate(self.rubric.questions) if only is None or q.id in only]
         # questions judged on what the others ran (the import policy) come last; the report keeps
@@ -364,6 +415,7 @@ class Grader:
         mark_uncalibrated(results, self.rubric, prov["data"])
         prov["timing"] = {"total_s": round(time.perf_counter() - started, 4),
                           "sandbox_startup_s": round(startup, 4), "worker_starts": starts,
+                          "worker_started_before": prestarted,
                           "per_question_s": {r.id: round(r.seconds, 4) for r in results}}
         prov["timing"]["notebooks"] = {run.path: {"key": run.key, "total_s": round(run.seconds, 4),
                                                   "kernel_overhead_s": round(run.overhead_seconds, 4),

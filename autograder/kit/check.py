@@ -91,7 +91,7 @@ def pick(homework: Path, kits: list[Path]) -> Path:
 
 
 def check(homework: str | Path, kit: Kit) -> GradeReport:
-    with Grader(kit.rubric, sandboxed=True, reference=kit.reference()) as grader:
+    with Grader(kit.rubric, sandboxed=True, reference=kit.reference(), warm=False) as grader:
         return grader.grade(homework, seed=kit.seed)
 
 

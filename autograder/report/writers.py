@@ -124,7 +124,8 @@ def report_markdown(report: GradeReport) -> str:
     timing = p.get("timing", {})
     if timing:
         lines.append(f"* wall time {timing.get('total_s')} s, of which sandbox start-up "
-                     f"{timing.get('sandbox_startup_s', 0)} s ({timing.get('worker_starts', 0)} worker starts)")
+                     f"{timing.get('sandbox_startup_s', 0)} s ({timing.get('worker_starts', 0)} worker starts"
+                     + ("; one more started before the grade" if timing.get("worker_started_before") else "") + ")")
     return "\n".join(lines) + "\n"
 
 

@@ -203,7 +203,14 @@ class WorkerProcess:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        started = time.perf_counter()
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it. Call it from a thread that outlives the worker:
+        bubblewrap (``--die-with-parent``) and the reference's ``setpriv --pdeathsig`` kill the worker
+        when the thread that launched it ends. ``wait_ready`` may then run in any thread."""
+        self._launched = time.perf_counter()
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         bpf = None
@@ -241,8 +248,10 @@ class WorkerProcess:
         self._buffer.clear()
         self._loaded.clear()
         self.starts += 1
+
+    def wait_ready(self) -> None:
         ready = self._read_until(lambda h: h.get("event") == "ready", time.monotonic() + 60)
-        self.startup_seconds += time.perf_counter() - started
+        self.startup_seconds += time.perf_counter() - self._launched
         if ready is None or isinstance(ready, Reply):
             reason = ready.describe() if isinstance(ready, Reply) else "no answer"
             tail = self.output.text()[-2000:]

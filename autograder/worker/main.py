@@ -26,14 +26,23 @@ from . import chain, compat, figures, imports, paths, protocol, scenario, shims,
 
 class Worker:
     def __init__(self, source: str, resp_fd: int):
+        self.source = source
         self.resp_fd = resp_fd
-        self.workdir = tempfile.mkdtemp(prefix="submission-")
-        shutil.copytree(source, self.workdir, dirs_exist_ok=True, symlinks=False, copy_function=_copy_or_link)
-        watch.watch_files_under(self.workdir)
-        chain.begin(self.workdir)
+        self.workdir = ""  # the submission's working copy, made by the first request that needs it
         self.modules: dict[str, object] = {}
         self.failed_imports: dict[str, dict] = {}
         self.script_errors: dict[str, dict] = {}
+
+    def begin(self) -> None:
+        """Copy the submission in. Done at the first request, not at start-up: a grader starts a
+        worker (a spare) before the submission is staged into its folder, so the start-up is off the
+        grade's clock."""
+        self.workdir = tempfile.mkdtemp(prefix="submission-")
+        shutil.copytree(self.source, self.workdir, dirs_exist_ok=True, symlinks=False, copy_function=_copy_or_link)
+        watch.watch_files_under(self.workdir)
+        chain.begin(self.workdir)
+        imports.install(self.workdir)
+        paths.install(self.workdir)
 
     # -- modules -------------------------------------------------------------------------
     def load_modules(self, wanted: dict[str, dict]) -> dict:
@@ -116,6 +125,8 @@ class Worker:
         op = header.get("op")
         started = time.perf_counter()
         try:
+            if not self.workdir and op != "ping":
+                self.begin()
             modules = self.load_modules(header.get("modules", {}))
             seed_everything(header.get("seed", 0))
             if op == "run":
@@ -173,7 +184,7 @@ class ImportFailure(Exception):
 
 def describe(exc: BaseException, workdir: str, phase: str, module: str | None = None) -> dict:
     """An exception as data, with the traceback cut down to frames in the student's files."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(workdir)]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if workdir and f.filename.startswith(workdir)]
     where = [f"{os.path.relpath(f.filename, workdir)}:{f.lineno} in {f.name}" for f in frames[-3:]]
     message = str(exc)
     if isinstance(exc, SystemExit):
@@ -275,8 +286,6 @@ def main(argv: list[str] | None = None) -> None:
     figures.install()
 
     worker = Worker(args.source, args.resp_fd)
-    imports.install(worker.workdir)
-    paths.install(worker.workdir)
     worker.event({"event": "ready", "pid": os.getpid()})
     while True:
         try:
@@ -289,7 +298,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.reap:
             reap_strays()
     flush_std_streams()
-    shutil.rmtree(worker.workdir, ignore_errors=True)  # outside a sandbox it is on the host
+    if worker.workdir:
+        shutil.rmtree(worker.workdir, ignore_errors=True)  # outside a sandbox it is on the host
     os._exit(0)  # skip interpreter teardown: student atexit hooks and threads cannot delay us
 
 

@@ -17,7 +17,7 @@ import os
 import sys
 import types
 
-from . import figures, hooks, imports, paths, protocol, shims, watch
+from . import figures, hooks, imports, protocol, shims, watch
 from .main import Worker, flush_std_streams, seed_everything
 
 _state: dict = {}
@@ -26,8 +26,7 @@ _state: dict = {}
 def start(source: str, notebook: str, key: str, shim_names: list[str], seed: int, uses_torch: bool,
           watched: list[str] = ()) -> None:
     worker = Worker(source, resp_fd=-1)
-    imports.install(worker.workdir)
-    paths.install(worker.workdir)
+    worker.begin()  # the submission's working copy, with imports and paths recorded under it
     if watched:  # the same wrapping a script gets, applied to every cell as it runs
         get_ipython().ast_transformers.append(_WatchCells(list(watched)))  # noqa: F821 - in a kernel
         get_ipython().user_ns["__autograde_watch__"] = watch.wrap  # noqa: F821
