@@ -237,15 +237,17 @@ def data_command(args, console: Console) -> int:
 def _resolve_all(names: list[str], data_dir, seed):
     """Each dataset found or made, one process per core: each is made from its own seed into its
     own folder, so making them side by side gives the same bytes as one after another."""
-    from concurrent.futures import ProcessPoolExecutor
+    import functools
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     from . import data
 
+    resolve = functools.partial(data.resolve, root=data_dir, seed=seed)
     if len(names) < 2 or (os.cpu_count() or 1) < 2:
-        return [data.resolve(name, data_dir, seed=seed) for name in names]
+        return [resolve(name) for name in names]
     with ProcessPoolExecutor(min(len(names), os.cpu_count()), mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(data.resolve, names, [data_dir] * len(names), [True] * len(names), [seed] * len(names)))
+        return list(pool.map(resolve, names))
 
 
 def fixtures_command(args, console: Console) -> int:

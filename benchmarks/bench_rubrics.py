@@ -24,6 +24,7 @@ from pathlib import Path
 
 from autograder.grading import Grader
 from autograder.rubric.schema import find_specs, load
+from autograder.validation import auto_questions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +39,7 @@ def measure(spec: Path) -> tuple[str, float, float, dict[str, float]]:
         t = time.perf_counter()
         report = grader.grade(rubric.path(rubric.reference), trusted=True)
         wall = time.perf_counter() - t
-    short = [q.id for q in report.questions if not q.manual and not q.penalty and q.score < q.auto_max]
+    short = [q.id for q in auto_questions(report) if q.score < q.auto_max]
     if short:
         print(f"  warning: {rubric.assignment}'s reference lost points on {short}")
     return rubric.assignment, start, wall, report.provenance["timing"]["per_question_s"]
